@@ -1,0 +1,52 @@
+# Everything runs from a virtual environment built here from the pinned requirements.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+LINK := .build/collections/ansible_collections/onedrive/connection
+export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.build/collections
+
+.PHONY: help venv test unit emulator-test integration sanity lint build demo emulator clean
+
+help:
+	@echo "make demo   - run the whole job against the local emulator"
+	@echo "make test   - every test: pytest (unit, emulator, integration), ansible-test sanity, ansible-lint"
+	@echo "make build  - build the collection tarball"
+
+$(STAMP): requirements.txt requirements-test.txt constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -r requirements-test.txt -c constraints.txt
+	touch $@
+
+$(LINK):
+	mkdir -p $(dir $@)
+	ln -sfn ../../../.. $@
+
+venv: $(STAMP) $(LINK)
+
+test: venv
+	$(BIN)/python -m pytest
+	VENV=$(CURDIR)/$(VENV) tests/ci/sanity.sh
+	VENV=$(CURDIR)/$(VENV) tests/ci/lint.sh
+
+unit: venv
+	$(BIN)/python -m pytest tests/unit
+
+emulator-test: venv
+	$(BIN)/python -m pytest tests/emulator/tests
+
+integration: venv
+	$(BIN)/python -m pytest tests/integration
+
+sanity: venv
+	VENV=$(CURDIR)/$(VENV) tests/ci/sanity.sh
+
+lint: venv
+	VENV=$(CURDIR)/$(VENV) tests/ci/lint.sh
+
+build: venv
+	mkdir -p .build/dist
+	$(BIN)/ansible-galaxy collection build --force --output-path .build/dist
+
+clean:
+	rm -rf $(VENV) .build tests/output .pytest_cache .hypothesis
