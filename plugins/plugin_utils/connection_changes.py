@@ -1,0 +1,97 @@
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What an update does to a mapping of connections: merge, strict comparison, and the masked view for diffs."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping
+
+from ansible_collections.onedrive.connection.plugins.plugin_utils.vault_yaml import UndecryptableValue, VaultValue
+
+MASK = "********"
+CHANGED_MASK = "******** (changed)"
+
+
+def same(stored: object, wanted: object) -> bool:
+    """Whether a stored value already is the wanted one. Types count: 1 is not true and '1' is not 1."""
+    if isinstance(stored, VaultValue):
+        return isinstance(wanted, str) and stored.plaintext() == wanted
+    if type(stored) is not type(wanted):
+        return False
+    if isinstance(stored, dict):
+        return stored.keys() == wanted.keys() and all(same(stored[key], wanted[key]) for key in stored)
+    if isinstance(stored, list):
+        return len(stored) == len(wanted) and all(map(same, stored, wanted))
+    return stored == wanted
+
+
+def merge(
+    connections: Mapping[object, dict],
+    updates: Mapping[str, Mapping[str, object]],
+    removals: Iterable[str] = (),
+) -> tuple[dict, dict[object, list[str]]]:
+    """Apply updates (fields to set, per connection) and removals (connection names) to connections.
+
+    Returns the new mapping and, for each connection that changes, the sorted names of its changed
+    fields (all of them for a removed connection, none for a new empty one). Unchanged values are the
+    stored objects themselves, so inline `!vault` ciphertext of unchanged values is kept.
+    """
+    merged = dict(connections)
+    changes = {}
+    for name, values in updates.items():
+        current = connections.get(name, {})
+        fields = [field for field, value in values.items() if field not in current or not _same_field(name, field, current[field], value)]
+        if fields or name not in connections:
+            merged[name] = {**current, **{field: values[field] for field in fields}}
+            changes[name] = sorted(fields, key=str)
+    for name in removals:
+        if name in merged:
+            changes[name] = sorted(merged.pop(name), key=str)
+    return merged, changes
+
+
+def _same_field(name: object, field: str, stored: object, wanted: object) -> bool:
+    try:
+        return same(stored, wanted)
+    except UndecryptableValue as exc:
+        raise UndecryptableValue(f"the stored value of field {field!r} of connection {name!r} {exc}") from None
+
+
+def plain_secrets(connections: Mapping[object, dict], previous: Mapping[object, dict], secret_fields: Collection[str]) -> dict:
+    """Per connection, the fields inline encryption must encrypt: plain values of secret fields, and of fields
+    that were stored encrypted (a value a user chose to vault never drops to plain text)."""
+    found = {}
+    for name, connection in connections.items():
+        before = previous.get(name, {})
+        fields = [
+            field for field, value in connection.items()
+            if value is not None and not isinstance(value, VaultValue)
+            and (field in secret_fields or isinstance(before.get(field), VaultValue))
+        ]
+        if fields:
+            found[name] = fields
+    return found
+
+
+def masked(connection: Mapping[str, object], secret_fields: Collection[str], changed: Collection[str] = (), before: Mapping[str, object] | None = None) -> dict:
+    """The connection as a diff may show it: secret and encrypted values replaced by a mask.
+
+    A changed secret gets a mask of its own, so the diff still shows that it changed."""
+    before = before or {}
+    shown = {}
+    for field, value in connection.items():
+        hidden = field in secret_fields or isinstance(value, VaultValue) or isinstance(before.get(field), VaultValue)
+        if hidden and value is not None:
+            shown[field] = CHANGED_MASK if field in changed else MASK
+        else:
+            shown[field] = _masked_value(value)
+    return shown
+
+
+def _masked_value(value: object) -> object:
+    if isinstance(value, VaultValue):
+        return MASK
+    if isinstance(value, dict):
+        return {key: _masked_value(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_masked_value(item) for item in value]
+    return value

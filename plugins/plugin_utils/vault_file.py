@@ -1,0 +1,267 @@
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Connections kept in an ansible-vault encrypted vars file: decrypt, merge, compare, encrypt, replace.
+
+Idempotency rests on comparing decrypted data, never ciphertext: every encryption uses a fresh salt, so
+re-encrypting unchanged data would change the file on every run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from collections.abc import Collection, Iterable, Mapping
+
+from ansible.errors import AnsibleError
+from ansible.parsing.vault import AnsibleVaultFormatError, is_encrypted, match_encrypt_secret, parse_vaulttext_envelope
+
+from ansible_collections.onedrive.connection.plugins.plugin_utils import vault_yaml
+from ansible_collections.onedrive.connection.plugins.plugin_utils.atomic_file import (
+    LockTimeout,
+    exclusive_lock,
+    read_existing,
+    replace_atomically,
+)
+from ansible_collections.onedrive.connection.plugins.plugin_utils.connection_changes import masked, merge, plain_secrets
+
+DEFAULT_KEY = "onedrive_connections"
+DEFAULT_SECRET_FIELDS = ("refresh_token", "access_token", "client_secret")
+ENCRYPTIONS = ("file", "inline")
+NO_SECRET_LOADED = (
+    "no vault secret is loaded: run ansible-playbook with --ask-vault-pass, --vault-password-file or --vault-id"
+)
+
+
+class VaultConfigError(Exception):
+    """A refusal whose message is safe to show: it names files, keys, connections and fields, never values."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Outcome:
+    changed: bool
+    fields_changed: dict[object, list[str]]
+    """Per changed connection, the sorted names of the fields that change."""
+    backup_file: str | None = None
+    diff: list[dict] = dataclasses.field(default_factory=list)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Plan:
+    existing: tuple[bytes, int] | None
+    document: dict
+    before: dict
+    after: dict
+    changes: dict[object, list[str]]
+    encrypt: dict[object, list[str]]
+    """Inline encryption only: per connection, the fields that hold plain values and must become `!vault`."""
+    rewrite: bool
+    chmod: bool
+
+    @property
+    def changed(self) -> bool:
+        return self.rewrite or self.chmod
+
+
+class VaultConfigFile:
+    """One vars file whose `key` maps connection names to their fields.
+
+    With encryption `file` the whole file is one vault; with `inline` it is plain YAML in which every secret
+    field is a `!vault` value. Either way Ansible loads it with vars_files or include_vars.
+    """
+
+    def __init__(
+        self,
+        path: str,
+        vault,
+        *,
+        key: str = DEFAULT_KEY,
+        encryption: str = "file",
+        secret_fields: Collection[str] = DEFAULT_SECRET_FIELDS,
+        vault_id: str | None = None,
+        mode: int = 0o600,
+        lock_timeout: float = 60.0,
+    ):
+        if encryption not in ENCRYPTIONS:
+            raise VaultConfigError(f"encryption must be one of {', '.join(ENCRYPTIONS)}, not {encryption!r}")
+        self.path = path
+        # Writes go to the file a symlink points at, so that a linked vars file stays linked.
+        self._target = os.path.realpath(path)
+        self._vault = vault
+        self._key = key
+        self._encryption = encryption
+        self._secret_fields = frozenset(secret_fields)
+        self._vault_id = vault_id
+        self._mode = mode
+        self._lock_timeout = lock_timeout
+
+    def update(
+        self,
+        updates: Mapping[str, Mapping[str, object]],
+        removals: Iterable[str] = (),
+        *,
+        check_mode: bool = False,
+        backup: bool = False,
+        diff: bool = False,
+    ) -> Outcome:
+        """Set fields of connections (updates) and remove connections (removals) in one write.
+
+        Values must be plain Python data (str, int, float, bool, None, list, dict). Nothing is written when
+        the decrypted data already matches, nor in check mode.
+        """
+        removals = list(removals)
+        if both := sorted(map(str, set(updates) & set(removals))):
+            raise VaultConfigError(f"connections both updated and removed: {', '.join(both)}")
+        vault_id, secret = self._encrypting_secret()
+        plan = self._plan(updates, removals)
+        backup_file = None
+        if plan.changed and not check_mode:
+            os.makedirs(os.path.dirname(self._target), mode=0o700, exist_ok=True)
+            try:
+                with exclusive_lock(self._target, self._lock_timeout):
+                    # Another writer may have replaced the file since the first read: decide again under the lock.
+                    plan = self._plan(updates, removals)
+                    if plan.rewrite:
+                        backup_file = self._replace(plan, vault_id, secret, backup)
+                    elif plan.chmod:
+                        os.chmod(self._target, self._mode)
+            except LockTimeout as exc:
+                raise VaultConfigError(str(exc)) from None
+        return Outcome(plan.changed, plan.changes, backup_file, self._diff(plan) if diff and plan.changed else [])
+
+    def _encrypting_secret(self):
+        secrets = self._vault.secrets or []
+        if not secrets:
+            raise VaultConfigError(NO_SECRET_LOADED)
+        loaded = list(dict.fromkeys(vault_id for vault_id, dummy in secrets))
+        wanted = self._vault_id
+        if not wanted:
+            if len(loaded) > 1:
+                raise VaultConfigError(
+                    f"several vault ids are loaded ({', '.join(loaded)}): set vault_id, or the vault_encrypt_identity "
+                    "setting, to the one that encrypts"
+                )
+            wanted = loaded[0]
+        try:
+            return match_encrypt_secret(secrets, wanted)
+        except AnsibleError:
+            raise VaultConfigError(f"vault id {wanted!r} is not loaded (loaded: {', '.join(loaded)})") from None
+
+    def _plan(self, updates, removals) -> _Plan:
+        existing = read_existing(self._target)
+        document, whole_file = self._parse(existing)
+        before = self._connections(document)
+        try:
+            after, changes = merge(before, updates, removals)
+        except vault_yaml.UndecryptableValue as exc:
+            raise VaultConfigError(f"{self.path}: {exc}") from None
+        encrypt = plain_secrets(after, before, self._secret_fields) if self._encryption == "inline" else {}
+        for name, fields in encrypt.items():
+            self._require_text(after[name], name, fields)
+            changes[name] = sorted({*changes.get(name, ()), *fields}, key=str)
+        converts = existing is not None and self._encryption == "file" and not whole_file
+        return _Plan(
+            existing=existing,
+            document={**document, self._key: after} if changes else document,
+            before=before,
+            after=after,
+            changes=changes,
+            encrypt=encrypt,
+            rewrite=bool(changes) or converts,
+            chmod=existing is not None and existing[1] != self._mode,
+        )
+
+    def _parse(self, existing) -> tuple[dict, bool]:
+        if existing is None:
+            return {}, False
+        content = existing[0]
+        whole_file = is_encrypted(content)
+        if whole_file:
+            if self._encryption == "inline":
+                raise VaultConfigError(
+                    f"{self.path} is encrypted as a whole, and inline encryption would write its other content in "
+                    "plain text: keep encryption=file, or decrypt the file first with ansible-vault decrypt"
+                )
+            content = self._decrypt(content)
+        try:
+            document = vault_yaml.load(content.decode("utf-8"), self._vault)
+        except UnicodeDecodeError:
+            raise VaultConfigError(f"{self.path} is not UTF-8 text") from None
+        except vault_yaml.InvalidYaml as exc:
+            raise VaultConfigError(f"{self.path} {exc}") from None
+        if document is None:
+            return {}, whole_file
+        if not isinstance(document, dict):
+            raise VaultConfigError(f"{self.path} does not hold a mapping of variables at the top level")
+        return document, whole_file
+
+    def _decrypt(self, content: bytes) -> bytes:
+        try:
+            return self._vault.decrypt(content)
+        except AnsibleVaultFormatError:
+            raise VaultConfigError(f"{self.path} is damaged: it starts like an ansible-vault file but is not one") from None
+        except AnsibleError:
+            label = parse_vaulttext_envelope(content)[3]
+            loaded = ", ".join(dict.fromkeys(vault_id for vault_id, dummy in self._vault.secrets))
+            raise VaultConfigError(
+                f"{self.path} cannot be decrypted with the loaded vault secrets: a wrong password, a vault id that is "
+                f"not loaded, or damaged content (the file names vault id {label!r}; loaded: {loaded})"
+            ) from None
+
+    def _connections(self, document: dict) -> dict:
+        connections = document.get(self._key)
+        if connections is None:
+            return {}
+        if not isinstance(connections, dict):
+            raise VaultConfigError(f"{self.path}: {self._key} is not a mapping of connections")
+        for name, connection in connections.items():
+            if not isinstance(connection, dict):
+                raise VaultConfigError(f"{self.path}: connection {name!r} under {self._key} is not a mapping of fields")
+        return connections
+
+    def _require_text(self, connection: dict, name: object, fields: Iterable[str]) -> None:
+        for field in fields:
+            if not isinstance(connection[field], str):
+                raise VaultConfigError(
+                    f"field {field!r} of connection {name!r} must be a string to be stored as an inline !vault value"
+                )
+
+    def _replace(self, plan: _Plan, vault_id: str, secret, backup: bool) -> str | None:
+        if self._encryption == "inline":
+            connections = dict(plan.after)
+            for name, fields in plan.encrypt.items():
+                connections[name] = {
+                    field: vault_yaml.VaultValue.encrypt(value, self._vault, secret, vault_id) if field in fields else value
+                    for field, value in plan.after[name].items()
+                }
+            content = vault_yaml.dump({**plan.document, self._key: connections}).encode("utf-8")
+        else:
+            content = self._vault.encrypt(vault_yaml.dump(plan.document), secret, vault_id=vault_id)
+        backup_file = None
+        if backup and plan.existing is not None:
+            backup_file = f"{self._target}.{os.getpid()}.{time.strftime('%Y-%m-%d@%H:%M:%S~')}"
+            replace_atomically(backup_file, *plan.existing)
+        replace_atomically(self._target, content, self._mode)
+        return backup_file
+
+    def _diff(self, plan: _Plan) -> list[dict]:
+        diffs = []
+        if plan.changes:
+            before = {name: masked(plan.before[name], self._secret_fields) for name in plan.changes if name in plan.before}
+            after = {
+                name: masked(plan.after[name], self._secret_fields, fields, plan.before.get(name))
+                for name, fields in plan.changes.items() if name in plan.after
+            }
+            diffs.append({
+                "before_header": self.path,
+                "after_header": self.path,
+                "before": vault_yaml.dump({self._key: before}) if before else "",
+                "after": vault_yaml.dump({self._key: after}) if after else "",
+            })
+        if plan.chmod:
+            diffs.append({
+                "before_header": self.path,
+                "after_header": self.path,
+                "before": {"mode": f"{plan.existing[1]:04o}"},
+                "after": {"mode": f"{self._mode:04o}"},
+            })
+        return diffs
