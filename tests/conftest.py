@@ -15,3 +15,20 @@ if not _LINK.exists():
     os.symlink(os.path.relpath(REPO, _LINK.parent), _LINK)
 
 # --- emulator fixtures ---
+
+import pytest  # noqa: E402 - the emulator fixtures keep their imports in their own section
+from msemu.process import EmulatorProcess  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def emulator(tmp_path_factory):
+    """One HTTPS emulator for the whole session: an EmulatorClient plus .base_url and .ca_path."""
+    with EmulatorProcess(tmp_path_factory.mktemp("msemu"), https=True) as process:
+        yield process.client
+
+
+@pytest.fixture(autouse=True)
+def _reset_emulator(request):
+    """Give every test that uses the emulator its default state; other tests never start it."""
+    if "emulator" in request.fixturenames:
+        request.getfixturevalue("emulator").reset()
