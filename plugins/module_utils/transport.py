@@ -1,0 +1,176 @@
+# Copyright: onedrive.connection contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""HTTP for every module: one ``requests`` session per run, bounded retries, TLS and network failures."""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+import traceback
+import typing as t
+from urllib.parse import urlsplit
+
+from ansible_collections.onedrive.connection.plugins.module_utils.errors import OneDriveError
+
+try:
+    import requests
+    from requests.adapters import HTTPAdapter
+except ImportError:
+    HAS_REQUESTS = False
+    REQUESTS_IMPORT_ERROR: str | None = traceback.format_exc()
+else:
+    HAS_REQUESTS = True
+    REQUESTS_IMPORT_ERROR = None
+    # Failures that may pass: a dropped connection, a timeout, a body cut short.
+    _TRANSIENT = (
+        requests.exceptions.ConnectionError,
+        requests.exceptions.Timeout,
+        requests.exceptions.ChunkedEncodingError,
+    )
+
+# Statuses Microsoft documents as transient; 400, 401 and 403 never change on a retry.
+RETRY_STATUSES = frozenset((429, 503, 504))
+# Waits before each retry when the service did not say how long; their count bounds the retries.
+BACKOFF = (0.5, 1.0, 2.0)
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds from a Retry-After header (Graph sends fractional ones too); None when absent or unusable."""
+    try:
+        seconds = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return seconds if math.isfinite(seconds) and seconds >= 0 else None
+
+
+# urllib3 starts its messages with the connection or pool ("HTTPSConnectionPool(host='x', port=443): ...").
+_CONNECTION_PREFIX = re.compile(r"^(?:<[^>]*>|\w+\(host=[^)]*\)): ")
+
+
+def _cause(exc: Exception) -> str:
+    """What went wrong, without the wrappers requests and urllib3 put around it."""
+    inner = exc.args[0] if exc.args and isinstance(exc.args[0], Exception) else exc
+    inner = getattr(inner, "reason", inner)  # urllib3's MaxRetryError holds the real error in .reason
+    return _CONNECTION_PREFIX.sub("", str(inner)) or type(inner).__name__
+
+
+class Transport:
+    """A ``requests`` session with the module's TLS settings, timeout and retry policy.
+
+    Safe to share between threads: ``pool_size`` is how many connections per host it keeps open.
+    """
+
+    def __init__(
+        self,
+        *,
+        timeout: float = 30,
+        validate_certs: bool = True,
+        ca_path: str | None = None,
+        max_retry_wait: float = 60,
+        pool_size: int = 10,
+        sleep: t.Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._timeout = timeout
+        self._verify: bool | str = (ca_path or True) if validate_certs else False
+        self._max_retry_wait = max_retry_wait
+        self._sleep = sleep
+        self._session = requests.Session()
+        adapter = HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size, max_retries=0)
+        self._session.mount("https://", adapter)
+        self._session.mount("http://", adapter)
+
+    def __enter__(self) -> Transport:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._session.close()
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        retry_status: t.Callable[[requests.Response], tuple[int, str | None]] | None = None,
+        **kwargs: t.Any,
+    ) -> requests.Response:
+        """Send a request and return the final response, whatever its status.
+
+        Connection errors, timeouts and 429/503/504 answers are retried up to len(BACKOFF) times, each after
+        the wait the service asked for or else the next BACKOFF step, while the waits add up to at most
+        ``max_retry_wait`` seconds. The last answer is returned for the caller to classify; TLS failures and
+        spent network retries raise OneDriveError. ``kwargs`` go to ``requests.Session.request``.
+
+        ``retry_status(response) -> (status, retry_after_header)``, when given, names the status and
+        Retry-After value that decide whether an answer is retried (default: the answer's own); a Graph
+        $batch answer uses it to expose a throttled sub-request.
+        """
+        host = urlsplit(url).netloc
+        waited = 0.0
+        attempts = 0
+        while True:
+            outcome = self._attempt(method, url, host, kwargs)
+            delay = _retry_delay(outcome, attempts, retry_status or _own_status)
+            attempts += 1
+            if delay is None or waited + delay > self._max_retry_wait:
+                if isinstance(outcome, Exception):
+                    raise _network_error(host, attempts, outcome)
+                return outcome
+            self._sleep(delay)
+            waited += delay
+
+    def _attempt(self, method: str, url: str, host: str, kwargs: dict) -> requests.Response | Exception:
+        """One request; a transient failure is returned for the retry decision, any other is raised."""
+        try:
+            return self._session.request(method, url, timeout=self._timeout, verify=self._verify, **kwargs)
+        except requests.exceptions.SSLError as exc:
+            raise OneDriveError(
+                f"TLS with {host} failed: {_cause(exc)}. Set ca_path to the CA bundle that signed its certificate"
+                " (validate_certs=false only for tests).",
+                "tls",
+            ) from None
+        except _TRANSIENT as exc:
+            return exc
+        except requests.exceptions.RequestException as exc:
+            raise _network_error(host, 1, exc) from None
+
+
+def _own_status(response: requests.Response) -> tuple[int, str | None]:
+    return response.status_code, response.headers.get("Retry-After")
+
+
+def _retry_delay(
+    outcome: requests.Response | Exception,
+    retries_done: int,
+    retry_status: t.Callable[[requests.Response], tuple[int, str | None]],
+) -> float | None:
+    """Seconds to wait before retrying, or None when the outcome is final."""
+    if retries_done >= len(BACKOFF):
+        return None
+    if isinstance(outcome, Exception):
+        return BACKOFF[retries_done]
+    status, retry_after = retry_status(outcome)
+    if status not in RETRY_STATUSES:
+        return None
+    asked = parse_retry_after(retry_after)
+    return BACKOFF[retries_done] if asked is None else asked
+
+
+def _network_error(host: str, attempts: int, exc: Exception) -> OneDriveError:
+    return OneDriveError(
+        f"Could not get an answer from {host} ({attempts} attempt(s)): {_cause(exc)}. Check the network, proxy"
+        " settings, login_url/graph_url and timeout.",
+        "network",
+    )
+
+
+def json_body(response: requests.Response) -> t.Any:
+    """The response's parsed JSON, or None when the body is not JSON (proxies and 429s send HTML or text)."""
+    try:
+        return response.json()
+    except ValueError:
+        return None
