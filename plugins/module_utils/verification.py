@@ -1,0 +1,159 @@
+# Copyright: onedrive.connection contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""The check of one connection: refresh its token, compare the granted scopes, and ask Graph who and which drive.
+
+Batch modules call ``verify`` from a thread pool with one shared Transport and Client; it never raises
+OneDriveError, so one connection's failure is just its result.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing as t
+import uuid
+
+from ansible_collections.onedrive.connection.plugins.module_utils import graph
+from ansible_collections.onedrive.connection.plugins.module_utils import scopes as scope_list
+from ansible_collections.onedrive.connection.plugins.module_utils.errors import OneDriveError
+from ansible_collections.onedrive.connection.plugins.module_utils.schedule import format_timestamp, utcnow
+from ansible_collections.onedrive.connection.plugins.module_utils.tokens import Client, TokenSet
+from ansible_collections.onedrive.connection.plugins.module_utils.transport import Transport
+
+# What a OneDrive connection needs: a refresh token, the user's profile, and reading their files.
+DEFAULT_REQUIRED_SCOPES = (scope_list.OFFLINE_ACCESS, "User.Read", "Files.Read")
+CONSUMER_TENANT_ID = "9188040d-6c67-4c5b-b112-36a304b66dad"
+
+
+@dataclasses.dataclass(frozen=True)
+class Verification:
+    """What one check found. ``error`` is set when it failed; ``tokens`` holds the refresh answer even then,
+    since once Microsoft has rotated the refresh token only the new one is sure to work."""
+
+    verified_at: str
+    tokens: TokenSet | None
+    refresh_token_rotated: bool
+    identity: graph.Identity | None
+    tenant_id: str | None
+    error: OneDriveError | None
+
+    def result(self) -> dict[str, t.Any]:
+        """The values a module returns, with the error's fields when it failed.
+
+        ``refresh_token`` is there only when it was rotated: otherwise the caller's stored one stays valid
+        (and Ansible would mask a value equal to a no_log option).
+        """
+        result: dict[str, t.Any] = dict(
+            changed=False,
+            verified_at=self.verified_at,
+            tenant_id=self.tenant_id,
+            refresh_token_rotated=self.refresh_token_rotated,
+        )
+        if self.error is not None:
+            result.update(failed=True, **self.error.result())
+        if self.tokens is not None:
+            answer = self.tokens.result()
+            result.update((key, answer[key]) for key in ("granted_scopes", "access_token", "access_token_expires_at"))
+            if self.refresh_token_rotated:
+                result["refresh_token"] = self.tokens.refresh_token
+        if self.identity is not None:
+            result.update(user=self.identity.user, drive=self.identity.drive)
+        return result
+
+
+def verify(
+    transport: Transport,
+    client: Client,
+    *,
+    refresh_token: str | None = None,
+    access_token: str | None = None,
+    scopes: list[str] | None = None,
+    required_scopes: t.Sequence[str] = DEFAULT_REQUIRED_SCOPES,
+    check_drive: bool = True,
+) -> Verification:
+    """Check one connection with exactly one of ``refresh_token`` or ``access_token``.
+
+    A refresh token costs one token request (with ``scopes`` when given) and its granted scopes must cover
+    ``required_scopes``; then one Graph ``$batch`` asks for the user and, with ``check_drive``, the drive.
+    An access token's scopes are unknown (it is never parsed), so only Graph's answers check it.
+    """
+    if (refresh_token is None) == (access_token is None):
+        raise ValueError("verify needs exactly one of refresh_token or access_token")
+    tokens = identity = error = None
+    try:
+        if refresh_token is not None:
+            tokens = _with_offline_access(client.refresh(_present(refresh_token, "refresh_token"), scopes))
+            _require(required_scopes, tokens.granted_scopes)
+            access_token = tokens.access_token
+        identity = graph.identify(
+            transport, client.endpoints, _present(access_token, "access_token"), check_drive=check_drive
+        )
+    except OneDriveError as exc:
+        error = exc
+    return Verification(
+        verified_at=format_timestamp(utcnow()),
+        tokens=tokens,
+        refresh_token_rotated=tokens is not None and tokens.refresh_token != refresh_token,
+        identity=identity,
+        tenant_id=_tenant_id(tokens, identity, client.endpoints.tenant),
+        error=error,
+    )
+
+
+def _present(token: str, option: str) -> str:
+    if not token.strip():
+        raise OneDriveError(f"{option} is empty; check the variable or vault entry that holds it.", "invalid_option")
+    return token
+
+
+def _with_offline_access(tokens: TokenSet) -> TokenSet:
+    """A refresh token came back, which proves offline_access even where the scope list leaves it out."""
+    if tokens.granted_scopes is None:
+        return tokens
+    granted = scope_list.unique([*tokens.granted_scopes, scope_list.OFFLINE_ACCESS])
+    return dataclasses.replace(tokens, granted_scopes=granted)
+
+
+def covering(scope: str) -> frozenset[str]:
+    """The permissions (normalised, case-folded) any of which grants ``scope``.
+
+    Graph names delegated permissions Resource.Operation[.Constraint]: ReadWrite includes Read, and .All
+    (everything the user can reach) includes the unconstrained one (the user's own), so Files.Read is
+    granted by Files.Read, Files.Read.All, Files.ReadWrite and Files.ReadWrite.All.
+    """
+    name = scope_list.normalise(scope).casefold()
+    resource, _dot, rest = name.partition(".")
+    operation, _dot, constraint = rest.partition(".")
+    if operation not in ("read", "readwrite"):
+        return frozenset((name,))
+    operations = ("read", "readwrite") if operation == "read" else ("readwrite",)
+    constraints = (constraint,) if constraint else ("", "all")
+    return frozenset(".".join(filter(None, (resource, op, con))) for op in operations for con in constraints)
+
+
+def _require(required: t.Iterable[str], granted: list[str] | None) -> None:
+    """Fail with missing_scope naming every required scope the grant lacks; unknown grants pass to Graph."""
+    if granted is None:
+        return
+    have = {scope_list.normalise(scope).casefold() for scope in granted}
+    missing = [scope for scope in required if not covering(scope) & have]
+    if missing:
+        raise OneDriveError(
+            f"The connection's grant lacks {' and '.join(missing)} (or a broader scope); it has"
+            f" {' '.join(granted)}. Add the missing scope to the scopes, authorize the connection again"
+            " (authorize_url, sign in, redeem_code) and store the new refresh token.",
+            "missing_scope",
+        )
+
+
+def _tenant_id(tokens: TokenSet | None, identity: graph.Identity | None, tenant: str) -> str | None:
+    """The tenant from the id_token, else the one personal accounts live in, else the tenant option's GUID."""
+    if tokens is not None and tokens.tenant_id:
+        return tokens.tenant_id
+    personal = identity is not None and identity.user["account_type"] == "personal"
+    if personal or tenant.lower() == "consumers":
+        return CONSUMER_TENANT_ID
+    try:
+        return str(uuid.UUID(tenant))
+    except ValueError:
+        return None
