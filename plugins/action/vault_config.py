@@ -65,6 +65,8 @@ class ActionModule(ActionBase):
             )
         except AnsibleActionFail as exc:
             return {**result, "failed": True, "msg": exc.message}
+        # Data tagging hands over str subclasses, which the YAML dumper refuses, for names that become keys.
+        args = transform_to_native_types(args, redact=False)
 
         path = os.path.join(self._loader.get_basedir(), args["path"])
         result["path"] = path
@@ -84,7 +86,6 @@ class ActionModule(ActionBase):
             wanted = {args["connection"]: args["values"] or {}}
         else:
             wanted = args["connections"]
-        wanted = transform_to_native_types(wanted, redact=False)
         for name, values in wanted.items():
             if not isinstance(values, dict) and args["state"] == "present":
                 raise VaultConfigError(f"the values of connection {name!r} must be a mapping of fields")

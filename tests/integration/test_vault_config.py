@@ -291,3 +291,15 @@ def test_playbooks_killed_at_random_moments_leave_a_whole_file(tmp_path, secrets
         assert robot == {"serial": robot["serial"], "refresh_token": f"token-{robot['serial']}"}
         assert robot["serial"] > serial, "the killed playbook had written at least once"
         serial = robot["serial"]
+
+
+def test_another_top_level_key_sits_beside_the_connections(ansible_run, tmp_path, secrets):
+    vault_path = tmp_path / "onedrive.yml"
+    assert write(ansible_run, vault_path, secrets["default"], connection="robot", values=ROBOT).rc == 0
+    pending = {"state": "abc", "code_verifier": "verifier-SECRET"}
+    run = write(ansible_run, vault_path, secrets["default"], key="onedrive_pending", connection="robot", values=pending)
+    assert (run.rc, run.changed) == (0, 1), run.output
+    assert vault_view(vault_path, "--vault-password-file", str(secrets["default"])) == {
+        "onedrive_connections": {"robot": ROBOT},
+        "onedrive_pending": {"robot": pending},
+    }
