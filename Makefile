@@ -44,6 +44,13 @@ sanity: venv
 lint: venv
 	VENV=$(CURDIR)/$(VENV) tests/ci/lint.sh
 
+demo: venv
+	$(BIN)/python demo/run_demo.py
+
+emulator: venv
+	@echo "Serving on the URL written to .build/emulator/url (CA: .build/emulator/ca.pem); Ctrl-C stops it."
+	PYTHONPATH=tests/emulator $(BIN)/python -m msemu --https --state-dir .build/emulator
+
 build: venv
 	mkdir -p .build/dist
 	$(BIN)/ansible-galaxy collection build --force --output-path .build/dist

@@ -9,6 +9,8 @@ import pathlib
 import subprocess
 import sys
 
+from msemu.terminal import run_on_terminal
+
 HERE = pathlib.Path(__file__).resolve().parent
 BIN = pathlib.Path(sys.executable).parent
 # tests/conftest.py makes sure this ansible_collections layout exists.
@@ -78,9 +80,22 @@ class Runner:
         env.update(extra or {})
         return env
 
-    def __call__(self, playbook, *, extra_vars=None, check=False, diff=False, verbosity=0,
-                 vault_password_file=None, vault_ids=None, env=None, cwd=None, stdin=None,
-                 timeout=300) -> PlaybookResult:
+    def __call__(self, playbook, *, cwd=None, stdin=None, timeout=300, **options) -> PlaybookResult:
+        """Run ansible-playbook without a terminal; see _prepare for the options."""
+        folder, command, env = self._prepare(playbook, **options)
+        proc = subprocess.run(
+            command, cwd=cwd or folder, env=env, input=stdin, capture_output=True, text=True, timeout=timeout, check=False
+        )
+        return self._result(folder, proc.returncode, proc.stdout, proc.stderr)
+
+    def on_terminal(self, playbook, prompt, answer, **options) -> PlaybookResult:
+        """Run ansible-playbook on a pty, typing ``answer(output)`` at ``prompt``; stdout holds the screen."""
+        folder, command, env = self._prepare(playbook, **options)
+        rc, screen = run_on_terminal(command, env, prompt, answer, cwd=folder, timeout=300)
+        return self._result(folder, rc, screen, "")
+
+    def _prepare(self, playbook, *, extra_vars=None, check=False, diff=False, verbosity=0,
+                 vault_password_file=None, vault_ids=None, env=None):
         folder = self._folder()
         if isinstance(playbook, str) and "\n" in playbook:
             path = folder / "playbook.yml"
@@ -106,12 +121,12 @@ class Runner:
             command += ["--vault-password-file", str(vault_password_file)]
         for vault_id in vault_ids or ():
             command += ["--vault-id", str(vault_id)]
-        proc = subprocess.run(
-            command, cwd=cwd or folder, env=self._environment(folder, env), input=stdin,
-            capture_output=True, text=True, timeout=timeout, check=False,
-        )
+        return folder, command, self._environment(folder, env)
+
+    @staticmethod
+    def _result(folder, rc, stdout, stderr) -> PlaybookResult:
         results = folder / "results.jsonl"
         tasks = [json.loads(line) for line in results.read_text().splitlines()] if results.exists() else []
         stats_file = folder / "results.jsonl.stats"
         stats = json.loads(stats_file.read_text()) if stats_file.exists() else {}
-        return PlaybookResult(proc.returncode, proc.stdout, proc.stderr, folder / "ansible-tmp", tasks, stats)
+        return PlaybookResult(rc, stdout, stderr, folder / "ansible-tmp", tasks, stats)

@@ -1,0 +1,157 @@
+"""`make demo`: the whole job against the local emulator, with a scripted user at the keyboard.
+
+The emulator stands in for login.microsoftonline.com and graph.microsoft.com. The scripted user opens
+the sign-in URL the playbook prints, signs in on the emulator's pages as a browser would, and pastes
+the address-bar URL at the playbook's prompt through a real terminal (a pty).
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import pathlib
+import re
+import shutil
+import subprocess
+import sys
+import time
+
+import yaml
+
+REPO = pathlib.Path(__file__).resolve().parent.parent
+DEMO = REPO / "demo"
+WORK = DEMO / "work"
+BIN = pathlib.Path(sys.executable).parent
+PASSWORD_FILE = DEMO / "vault-password.txt"
+VAULT = WORK / "vault.yml"
+PLUGIN_CONFIG = WORK / "onedrive-plugin.json"
+CLIENT_ID = "3fa3ec6b-0d9b-4d0b-9a4e-5d6c0f2b7a11"  # the emulator's default public app
+USER = "adele@contoso.onmicrosoft.com"
+CONNECTION = "robot1"
+AUTHORIZE_URL = re.compile(r"https://127\.0\.0\.1:\d+/[^\s\"']+/oauth2/v2\.0/authorize\?[^\s\"']+")
+PROMPT = "Paste the address-bar URL"
+
+sys.path.insert(0, str(REPO / "tests" / "emulator"))
+from msemu.client import EmulatorClient  # noqa: E402  (the emulator is test tooling, not installed)
+from msemu.process import EmulatorProcess  # noqa: E402
+from msemu.terminal import run_on_terminal  # noqa: E402
+
+
+def echo(text: str) -> None:
+    sys.stdout.write(text)
+    sys.stdout.flush()
+
+
+def say(text: str) -> None:
+    print(f"\n\033[1m== {text}\033[0m", flush=True)
+
+
+def playbook_command(emulator: EmulatorClient, playbook: str, *extra: str) -> list[str]:
+    return [
+        str(BIN / "ansible-playbook"), str(REPO / "playbooks" / playbook),
+        "--vault-password-file", str(PASSWORD_FILE),
+        "-e", f"onedrive_connection={CONNECTION}",
+        "-e", f"onedrive_client_id={CLIENT_ID}",
+        "-e", f"onedrive_vault_file={VAULT}",
+        "-e", f"onedrive_plugin_config_path={PLUGIN_CONFIG}",
+        "-e", f"onedrive_login_url={emulator.base_url}",
+        "-e", f"onedrive_graph_url={emulator.base_url}",
+        "-e", f"onedrive_ca_path={emulator.ca_path}",
+        *extra,
+    ]
+
+
+def environment() -> dict:
+    return dict(
+        os.environ,
+        ANSIBLE_COLLECTIONS_PATH=str(REPO / ".build" / "collections"),
+        ANSIBLE_PYTHON_INTERPRETER=sys.executable,
+        ANSIBLE_LOCALHOST_WARNING="false",
+        ANSIBLE_INVENTORY_UNPARSED_WARNING="false",
+        PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+    )
+
+
+def run(command: list[str]) -> int:
+    """Run a playbook, show its output, and return how many tasks changed something."""
+    proc = subprocess.run(command, env=environment(), capture_output=True, text=True, check=False)
+    sys.stdout.write(proc.stdout + proc.stderr)
+    if proc.returncode:
+        sys.exit(f"Failed: {' '.join(command[:2])}")
+    return changed_count(proc.stdout)
+
+
+def changed_count(output: str) -> int:
+    return sum(int(n) for n in re.findall(r"changed=(\d+)", output))
+
+
+def bootstrap(emulator: EmulatorClient) -> None:
+    say("1. Bootstrap: the playbook prints the sign-in URL and waits for the address bar")
+
+    def sign_in_and_paste(output: str) -> str:
+        url = AUTHORIZE_URL.findall(output)[-1]
+        address_bar = emulator.sign_in(url, USER)
+        print(f"\n   [the scripted user signed in as {USER} and pastes the address bar]", flush=True)
+        return address_bar
+
+    rc, _ = run_on_terminal(playbook_command(emulator, "bootstrap.yml"), environment(), PROMPT, sign_in_and_paste, echo)
+    if rc:
+        sys.exit("The bootstrap playbook failed.")
+
+
+def summary() -> None:
+    view = subprocess.run(
+        [str(BIN / "ansible-vault"), "view", "--vault-password-file", str(PASSWORD_FILE), str(VAULT)],
+        env=environment(), capture_output=True, text=True, check=True,
+    )
+    connection = yaml.safe_load(view.stdout)["onedrive_connections"][CONNECTION]
+    obtained = datetime.datetime.strptime(connection["obtained_at"], "%Y-%m-%dT%H:%M:%SZ")
+    age = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None) - obtained
+    say("Summary")
+    print(f"   connection : {CONNECTION} (client {connection['client_id']})")
+    print(f"   user       : {connection['user_principal_name']} ({connection['account_type']} account)")
+    print(f"   drive      : {connection['drive_id']} ({connection['drive_type']})")
+    print(f"   token age  : {int(age.total_seconds())} s (obtained {connection['obtained_at']})")
+    print(f"   rotated    : {connection.get('rotated_at', 'never')}")
+    print(f"   files      : {VAULT} (ansible-vault encrypted; password in {PASSWORD_FILE.relative_to(REPO)})")
+    plugin = PLUGIN_CONFIG.read_text()
+    for secret in (connection["refresh_token"], connection["access_token"]):
+        plugin = plugin.replace(secret, secret[:6] + "...")
+    mode = oct(PLUGIN_CONFIG.stat().st_mode & 0o777)
+    print(f"                {PLUGIN_CONFIG} (mode {mode[2:]}, tokens shortened here):")
+    print("                " + plugin.strip().replace("\n", "\n                "))
+    assert json.loads(PLUGIN_CONFIG.read_text())["refresh_token"] == connection["refresh_token"]
+
+
+def main() -> None:
+    shutil.rmtree(WORK, ignore_errors=True)
+    WORK.mkdir(parents=True)
+    say("Starting the emulator of login.microsoftonline.com and graph.microsoft.com (HTTPS, own CA)")
+    with EmulatorProcess(WORK / "emulator") as process:
+        emulator = process.client
+        print(f"   {emulator.base_url}, CA {emulator.ca_path}")
+        bootstrap(emulator)
+        say("2. Configure the OneDrive plugin's connection from the vault, with Test Connection")
+        run(playbook_command(emulator, "configure_plugin.yml"))
+        say("3. Rotate every stored token (forced here; a schedule rotates when onedrive_rotate_after is due)")
+        run(playbook_command(emulator, "rotate.yml", "-e", "onedrive_rotate_force=true"))
+        say("4. Configure the plugin again, so it holds the rotated token too")
+        run(playbook_command(emulator, "configure_plugin.yml"))
+        say("5. Everything again: the token still works and nothing is due, so nothing changes")
+        changed = sum(run(playbook_command(emulator, name)) for name in ("bootstrap.yml", "rotate.yml", "configure_plugin.yml"))
+        if changed:
+            sys.exit(f"The re-run changed {changed} thing(s); it should change nothing.")
+        print("\n   changed=0 for bootstrap, rotate and configure_plugin.")
+        summary()
+    say("Against Microsoft")
+    print(
+        "   Register an app (README: 'Registering the Azure app'), then run:\n"
+        "   ansible-playbook onedrive.connection.bootstrap --ask-vault-pass \\\n"
+        "     -e onedrive_client_id=<your app's client ID> -e onedrive_vault_file=vault.yml\n"
+        "   Open the printed URL, sign in, and paste the address bar at the prompt."
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,91 @@
+"""The onedrive.connection.plugin role, through the collection's configure_plugin playbook."""
+
+from __future__ import annotations
+
+import json
+import stat
+
+import pytest
+import yaml
+
+ADELE = "adele@contoso.onmicrosoft.com"
+PUBLIC_APP = "3fa3ec6b-0d9b-4d0b-9a4e-5d6c0f2b7a11"
+
+
+@pytest.fixture
+def bootstrapped(emulator, collection_playbook):
+    """Bootstraps connection robot1 the way a user does, and returns its stored record."""
+    first = collection_playbook("bootstrap")
+    url = next(word for word in first.output.split('"') if "/oauth2/v2.0/authorize?" in word)
+    answer = emulator.sign_in(url, ADELE)
+    assert collection_playbook("bootstrap", extra_vars={"onedrive_auth_response": answer}).rc == 0
+    return collection_playbook.read()["onedrive_connections"]["robot1"]
+
+
+def parse_properties(text):
+    return dict(line.split("=", 1) for line in text.splitlines() if line)
+
+
+@pytest.mark.parametrize(
+    "file_format, parse",
+    [("json", json.loads), ("yaml", yaml.safe_load), ("properties", parse_properties)],
+)
+def test_each_format_is_written_once_with_the_stored_token(
+    emulator, collection_playbook, bootstrapped, tmp_path, file_format, parse
+):
+    path = tmp_path / f"plugin.{file_format}"
+    options = dict(
+        onedrive_plugin_config_path=str(path),
+        onedrive_plugin_format=file_format,
+        onedrive_plugin_fields={"client_id": "ClientId", "refresh_token": "RefreshToken"},
+        onedrive_plugin_extra_fields={"Name": "OneDrive robot1"},
+    )
+    run = collection_playbook("configure_plugin", extra_vars=options)
+    assert (run.rc, run.changed) == (0, 1), run.output
+    assert parse(path.read_text()) == {
+        "ClientId": PUBLIC_APP, "RefreshToken": bootstrapped["refresh_token"], "Name": "OneDrive robot1"
+    }
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert f"Test Connection: robot1 verified as {ADELE}" in run.output
+    assert bootstrapped["refresh_token"] not in run.output
+
+    mtime = path.stat().st_mtime_ns
+    again = collection_playbook("configure_plugin", extra_vars=options)
+    assert (again.rc, again.changed) == (0, 0), again.output
+    assert path.stat().st_mtime_ns == mtime
+
+
+def test_a_rotation_by_test_connection_lands_in_the_vault_and_the_plugin_file(
+    emulator, collection_playbook, bootstrapped, tmp_path
+):
+    path = tmp_path / "plugin.json"
+    run = collection_playbook(
+        "configure_plugin", extra_vars=dict(onedrive_plugin_config_path=str(path), onedrive_rotate_after="0")
+    )
+    assert run.rc == 0, run.output
+    assert "Test Connection: robot1 rotated" in run.output
+    stored = collection_playbook.read()["onedrive_connections"]["robot1"]
+    assert stored["refresh_token"] != bootstrapped["refresh_token"]
+    assert json.loads(path.read_text()) == {"client_id": PUBLIC_APP, "refresh_token": stored["refresh_token"]}
+
+
+def test_without_test_connection_nothing_is_asked_of_microsoft(emulator, collection_playbook, bootstrapped, tmp_path):
+    emulator.clear_log()
+    path = tmp_path / "plugin.json"
+    run = collection_playbook(
+        "configure_plugin",
+        extra_vars=dict(onedrive_plugin_config_path=str(path), onedrive_plugin_test_connection=False),
+    )
+    assert run.rc == 0, run.output
+    assert emulator.log()["counts"] == {}
+    assert json.loads(path.read_text())["refresh_token"] == bootstrapped["refresh_token"]
+
+
+def test_a_connection_missing_from_the_vault_is_a_clear_error(collection_playbook, tmp_path, bootstrapped):
+    run = collection_playbook(
+        "configure_plugin",
+        extra_vars=dict(onedrive_plugin_config_path=str(tmp_path / "p.json"), onedrive_connection="nope"),
+    )
+    assert run.rc != 0
+    assert "holds no connection nope with a refresh token" in run.output
+    assert not (tmp_path / "p.json").exists()

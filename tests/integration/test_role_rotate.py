@@ -1,0 +1,78 @@
+"""The onedrive.connection.rotate role, through the collection's rotate playbook."""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+import yaml
+from ansible.parsing.vault import VaultLib, VaultSecret
+
+PUBLIC_APP = "3fa3ec6b-0d9b-4d0b-9a4e-5d6c0f2b7a11"
+SCOPES = ["offline_access", "User.Read", "Files.Read"]
+
+
+def days_ago(days):
+    moment = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=days)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@pytest.fixture
+def stored(emulator, collection_playbook):
+    """Writes connections (user, days since obtained) into the role tests' vault; returns what it wrote."""
+
+    def write(**connections):
+        records = {}
+        for name, (user, age) in connections.items():
+            tokens = emulator.grant(PUBLIC_APP, user, SCOPES)
+            records[name] = dict(client_id=PUBLIC_APP, refresh_token=tokens["refresh_token"], obtained_at=days_ago(age))
+        lib = VaultLib([("default", VaultSecret(collection_playbook.password_file.read_text().strip().encode()))])
+        collection_playbook.vault.write_bytes(lib.encrypt(yaml.safe_dump({"onedrive_connections": records})))
+        return records
+
+    return write
+
+
+def test_only_due_connections_rotate_and_a_rerun_changes_nothing(emulator, collection_playbook, stored):
+    before = stored(old=("adele@contoso.onmicrosoft.com", 8), fresh=("megan@outlook.com", 1))
+    emulator.clear_log()
+
+    run = collection_playbook("rotate")
+    assert (run.rc, run.changed) == (0, 2), run.output
+    assert "old: rotated (adele@contoso.onmicrosoft.com)" in run.output and "fresh: not_due" in run.output
+    assert emulator.log()["counts"] == {"token": 1, "batch": 1}
+    after = collection_playbook.read()["onedrive_connections"]
+    assert after["old"]["refresh_token"] != before["old"]["refresh_token"] and after["old"]["rotated_at"]
+    assert after["fresh"] == before["fresh"]
+
+    emulator.clear_log()
+    mtime = collection_playbook.vault.stat().st_mtime_ns
+    again = collection_playbook("rotate")
+    assert (again.rc, again.changed) == (0, 0), again.output
+    assert emulator.log()["counts"] == {}
+    assert collection_playbook.vault.stat().st_mtime_ns == mtime
+
+
+def test_a_revoked_connection_fails_the_run_by_name_while_the_others_rotate(emulator, collection_playbook, stored):
+    before = stored(
+        one=("adele@contoso.onmicrosoft.com", 8), two=("megan@outlook.com", 8), gone=("alex@fabrikam.onmicrosoft.com", 8)
+    )
+    emulator.revoke("alex@fabrikam.onmicrosoft.com")
+
+    run = collection_playbook("rotate")
+    assert run.rc != 0
+    assert "gone needs a new sign-in (token_revoked)" in run.output
+    assert "ansible-playbook onedrive.connection.bootstrap --ask-vault-pass -e onedrive_connection=gone" in run.output
+    after = collection_playbook.read()["onedrive_connections"]
+    for name in ("one", "two"):
+        assert after[name]["refresh_token"] != before[name]["refresh_token"]
+    assert after["gone"] == before["gone"]
+
+
+def test_strict_rotation_never_reuses_a_rotated_out_token(emulator, collection_playbook, stored):
+    emulator.strict(True)
+    stored(robot=("adele@contoso.onmicrosoft.com", 8))
+    for _ in range(3):
+        run = collection_playbook("rotate", extra_vars={"onedrive_rotate_force": True})
+        assert run.rc == 0, run.output
+        assert "robot: rotated" in run.output
