@@ -76,6 +76,9 @@ options:
       - When the next wait would go past this bound, or the retries are spent, the module fails with reason
         C(throttled) (and the wait the service asked for in C(retry_after)), C(server_error) or C(network).
       - Other answers, such as 400, 401 and 403, are never retried.
+      - A token request is not sent again once it may have reached the service (a read timeout, or the
+        connection lost before the answer), since the code may be used up, or the refresh token rotated, already. It
+        fails with reason C(network).
     type: float
     default: 60
 notes:

@@ -260,6 +260,14 @@ def status_error(
             "throttled",
             **details,
         )
+    if status >= 500 and error is None:
+        # Microsoft's own errors always carry one; a bare page or text comes from something in between.
+        return OneDriveError(
+            f"HTTP {status} without Microsoft's error details, as a proxy or gateway answers when it fails; try"
+            " again later, and check login_url, graph_url and the proxy settings if it persists.",
+            "server_error",
+            **details,
+        )
     if status >= 500:
         return OneDriveError(
             f"Microsoft answered HTTP {status}, an error on its side; try again later.", "server_error", **details

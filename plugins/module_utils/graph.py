@@ -48,7 +48,7 @@ def identify(transport: Transport, endpoints: Endpoints, access_token: str, *, c
     """GET /me and, with ``check_drive``, GET /me/drive, in one POST /v1.0/$batch.
 
     A throttled sub-request (429, 503 or 504 inside a 200 answer) makes the whole batch retried within the
-    transport's bound; any failure left raises OneDriveError.
+    transport's bound, as does a lost answer: the batch only reads. Any failure left raises OneDriveError.
     """
     wanted = (ME, DRIVE) if check_drive else (ME,)
     payload = {"requests": [{"id": name, "method": "GET", "url": _URLS[name]} for name in wanted]}
@@ -57,6 +57,7 @@ def identify(transport: Transport, endpoints: Endpoints, access_token: str, *, c
         endpoints.graph("/$batch"),
         json=payload,
         headers={"Authorization": f"Bearer {access_token}"},
+        idempotent=True,
         retry_status=_retry_status,
     )
     body = json_body(response)
@@ -89,8 +90,13 @@ def _retry_status(response: t.Any) -> tuple[int, str | None]:
 def _answers(body: t.Any, wanted: t.Iterable[str]) -> dict[str, _Answer]:
     """The sub-responses of a ``$batch`` answer by id; fails when one of ``wanted`` is missing."""
     responses = body.get("responses") if isinstance(body, dict) else None
+    if not isinstance(responses, list):
+        raise OneDriveError(
+            "Graph answered $batch without its JSON list of responses; check graph_url and any proxy between.",
+            "unexpected_response",
+        )
     answers = {}
-    for item in responses if isinstance(responses, list) else ():
+    for item in responses:
         if isinstance(item, dict) and isinstance(item.get("status"), int) and item.get("id") in _URLS:
             headers = item.get("headers") if isinstance(item.get("headers"), dict) else {}
             # Sub-response header names keep whatever case the service used.

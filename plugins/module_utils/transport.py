@@ -17,6 +17,7 @@ from ansible_collections.onedrive.connection.plugins.module_utils.errors import 
 try:
     import requests
     from requests.adapters import HTTPAdapter
+    from urllib3.exceptions import ProtocolError, ReadTimeoutError
 except ImportError:
     HAS_REQUESTS = False
     REQUESTS_IMPORT_ERROR: str | None = traceback.format_exc()
@@ -29,9 +30,18 @@ else:
         requests.exceptions.Timeout,
         requests.exceptions.ChunkedEncodingError,
     )
+    # Failures once the request was sent, whatever requests wraps them in: the service may have acted on it.
+    _AFTER_SENDING = (
+        requests.exceptions.ReadTimeout,
+        requests.exceptions.ChunkedEncodingError,
+        ProtocolError,
+        ReadTimeoutError,
+    )
 
 # Statuses Microsoft documents as transient; 400, 401 and 403 never change on a retry.
 RETRY_STATUSES = frozenset((429, 503, 504))
+# Methods that mean the same when sent twice (RFC 9110); others are resent only when the caller says so.
+IDEMPOTENT_METHODS = frozenset(("GET", "HEAD", "OPTIONS", "PUT", "DELETE"))
 # Waits before each retry when the service did not say how long; their count bounds the retries.
 BACKOFF = (0.5, 1.0, 2.0)
 
@@ -53,6 +63,9 @@ def _cause(exc: Exception) -> str:
     """What went wrong, without the wrappers requests and urllib3 put around it."""
     inner = exc.args[0] if exc.args and isinstance(exc.args[0], Exception) else exc
     inner = getattr(inner, "reason", inner)  # urllib3's MaxRetryError holds the real error in .reason
+    if isinstance(inner, ProtocolError) and len(inner.args) == 2:
+        # A lost connection: ("Connection aborted.", the socket's error).
+        return f"{str(inner.args[0]).rstrip('.')}: {inner.args[1]}"
     return _CONNECTION_PREFIX.sub("", str(inner)) or type(inner).__name__
 
 
@@ -95,6 +108,7 @@ class Transport:
         method: str,
         url: str,
         *,
+        idempotent: bool | None = None,
         retry_status: t.Callable[[requests.Response], tuple[int, str | None]] | None = None,
         **kwargs: t.Any,
     ) -> requests.Response:
@@ -105,15 +119,23 @@ class Transport:
         ``max_retry_wait`` seconds. The last answer is returned for the caller to classify; TLS failures and
         spent network retries raise OneDriveError. ``kwargs`` go to ``requests.Session.request``.
 
+        A request that is not ``idempotent`` (by default: its method is not) is not sent again once it may
+        have reached the service, after a read timeout or a connection lost mid-answer: a token request the
+        service acted on has used up its code, or rotated its refresh token out.
+
         ``retry_status(response) -> (status, retry_after_header)``, when given, names the status and
         Retry-After value that decide whether an answer is retried (default: the answer's own); a Graph
         $batch answer uses it to expose a throttled sub-request.
         """
         host = urlsplit(url).netloc
+        if idempotent is None:
+            idempotent = method.upper() in IDEMPOTENT_METHODS
         waited = 0.0
         attempts = 0
         while True:
             outcome = self._attempt(method, url, host, kwargs)
+            if isinstance(outcome, Exception) and not idempotent and _after_sending(outcome):
+                raise _network_error(host, attempts + 1, outcome, _NOT_SENT_AGAIN)
             delay = _retry_delay(outcome, attempts, retry_status or _own_status)
             attempts += 1
             if delay is None or waited + delay > self._max_retry_wait:
@@ -128,19 +150,32 @@ class Transport:
         try:
             return self._session.request(method, url, timeout=self._timeout, verify=self._verify, **kwargs)
         except requests.exceptions.SSLError as exc:
-            raise OneDriveError(
-                f"TLS with {host} failed: {_cause(exc)}. Set ca_path to the CA bundle that signed its certificate"
-                " (validate_certs=false only for tests).",
-                "tls",
-            ) from None
+            advice = (
+                f"Check that ca_path ({self._verify}) holds the CA certificate that signed the host's certificate"
+                if isinstance(self._verify, str)
+                else "Set ca_path to the CA bundle that signed its certificate (validate_certs=false only for tests)"
+            )
+            raise OneDriveError(f"TLS with {host} failed: {_cause(exc)}. {advice}.", "tls") from None
         except _TRANSIENT as exc:
             return exc
         except requests.exceptions.RequestException as exc:
             raise _network_error(host, 1, exc) from None
+        except OSError as exc:
+            # What requests raises bare: a CA bundle path that does not exist, checked only when sending.
+            raise OneDriveError(
+                f"TLS with {host} cannot be set up: {exc}. Set ca_path to an existing PEM file (or directory) of CA"
+                " certificates.",
+                "tls",
+            ) from None
 
 
 def _own_status(response: requests.Response) -> tuple[int, str | None]:
     return response.status_code, response.headers.get("Retry-After")
+
+
+def _after_sending(exc: Exception) -> bool:
+    """Whether a transient failure came once the request was sent (requests wraps urllib3's errors)."""
+    return isinstance(exc, _AFTER_SENDING) or (bool(exc.args) and isinstance(exc.args[0], _AFTER_SENDING))
 
 
 def _retry_delay(
@@ -160,9 +195,12 @@ def _retry_delay(
     return BACKOFF[retries_done] if asked is None else asked
 
 
-def _network_error(host: str, attempts: int, exc: Exception) -> OneDriveError:
+_NOT_SENT_AGAIN = " It was not sent again, since the service may have acted on it."
+
+
+def _network_error(host: str, attempts: int, exc: Exception, note: str = "") -> OneDriveError:
     return OneDriveError(
-        f"Could not get an answer from {host} ({attempts} attempt(s)): {_cause(exc)}. Check the network, proxy"
+        f"Could not get an answer from {host} ({attempts} attempt(s)): {_cause(exc)}.{note} Check the network, proxy"
         " settings, login_url/graph_url and timeout.",
         "network",
     )

@@ -181,9 +181,17 @@ def test_check_mode_does_not_redeem(flow, emulator):
 def test_throttling_within_the_bound_is_retried(flow, emulator):
     signin, response = flow.sign_in(ADELE)
     emulator.fault("token", "status", status=429, retry_after="0.2")
-    emulator.fault("token", "drop")
+    emulator.fault("token", "status", status=503)
     assert redeem_pasted(flow, signin, response)["status"] == "changed"
     assert token_requests(emulator) == 3
+
+
+def test_a_code_is_never_sent_twice_once_it_may_have_arrived(flow, emulator):
+    signin, response = flow.sign_in(ADELE)
+    emulator.fault("token", "drop")
+    result = redeem_pasted(flow, signin, response)
+    assert (result["status"], result["reason"]) == ("failed", "network")
+    assert token_requests(emulator) == 1
 
 
 def test_throttling_beyond_the_bound_fails_with_the_wait(flow, emulator):
