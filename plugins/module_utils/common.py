@@ -6,6 +6,7 @@ module run turns a OneDriveError into a failure with the stable fields."""
 
 from __future__ import annotations
 
+import math
 import typing as t
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
@@ -49,8 +50,11 @@ def endpoints_from_params(params: t.Mapping[str, t.Any]) -> Endpoints:
 
 def transport_from_params(params: t.Mapping[str, t.Any], pool_size: int = 1) -> Transport:
     """A Transport for one run; ``pool_size`` is how many requests may run at once."""
-    if params["timeout"] <= 0 or params["max_retry_wait"] < 0:
-        raise OneDriveError("timeout must be positive and max_retry_wait not negative.", "invalid_option")
+    timeout, max_retry_wait = params["timeout"], params["max_retry_wait"]
+    if not (math.isfinite(timeout) and timeout > 0 and math.isfinite(max_retry_wait) and max_retry_wait >= 0):
+        raise OneDriveError(
+            "timeout must be a positive number of seconds and max_retry_wait a number not below zero.", "invalid_option"
+        )
     return Transport(
         timeout=params["timeout"],
         validate_certs=params["validate_certs"],

@@ -53,7 +53,7 @@ def validate_base_url(value: str, option: str) -> str:
         valid = parts.scheme in ("http", "https") and bool(parts.hostname) and not parts.username and parts.port != 0
     except ValueError:  # a port that is not a number
         valid = False
-    if not valid or re.search(r"[?#\s]", value):
+    if not valid or re.search(r"[?#\s]", value) or not value.isprintable():
         raise OneDriveError(
             f"{option} must be an absolute http or https URL without credentials, query or fragment, such as"
             " https://login.microsoftonline.com.",

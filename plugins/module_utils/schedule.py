@@ -14,7 +14,7 @@ TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 ACCESS_TOKEN_MARGIN = 300
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-_DURATION = re.compile(r"(\d+)\s*([smhdw])")
+_DURATION = re.compile(r"([0-9]+)\s*([smhdw])")
 
 
 def utcnow() -> datetime.datetime:
@@ -43,7 +43,7 @@ def parse_duration(text: t.Any) -> int:
     if isinstance(text, int) and not isinstance(text, bool) and text >= 0:
         return text
     value = str(text).strip().lower()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():
         return int(value)
     parts = _DURATION.findall(value)
     if not parts or _DURATION.sub("", value).strip():

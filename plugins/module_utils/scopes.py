@@ -72,8 +72,10 @@ def validate(values: t.Iterable[str] | str) -> list[str]:
     if not scopes:
         raise OneDriveError(f"scopes must not be empty; the default is {' '.join(DEFAULT)}.", "invalid_option")
     if bad:
+        # Name a few, shortened: the message must stay readable however much was pasted.
+        shown = ", ".join(scope if len(scope) <= 40 else f"{scope[:40]}..." for scope in bad[:3])
         raise OneDriveError(
-            f"scopes must be printable ASCII without quotes or backslashes; not {', '.join(bad)}.", "invalid_option"
+            f"scopes must be printable ASCII without quotes or backslashes; not {shown}.", "invalid_option"
         )
     return scopes
 

@@ -49,9 +49,11 @@ options:
   response_url:
     description:
       - The sign-in response as the user has it, from which the code is taken.
-      - The whole address the browser ended on, its query string or fragment, or a C(form_post) body;
-        surrounding whitespace and unknown parameters such as C(session_state), C(iss) and C(client_info) are
-        ignored.
+      - The whole address the browser ended on, its query string or fragment, or a C(form_post) body.
+        Surrounding whitespace, line breaks inside it (where a terminal or mail wrapped it), and unknown
+        parameters such as C(session_state), C(iss) and C(client_info) are ignored; a response percent-encoded
+        once more as a whole is decoded.
+      - A response holding two different values of C(code), C(state) or C(error) is refused.
       - When it is an error response, such as C(error=access_denied), the module fails with Microsoft's
         description and what to do, without calling the token endpoint.
     type: str
@@ -241,6 +243,9 @@ def _code(module: AnsibleModule) -> str:
     params = module.params
     if params["response_url"] is not None:
         return code_from_response(params["response_url"], params["state"])
+    if params["code"] is None:
+        # An option given as null counts as present for required_one_of.
+        raise OneDriveError("one of code and response_url is required, and not null.", "invalid_option")
     if params["state"] is not None:
         module.warn("state is checked only against response_url; it is not used with code.")
     if not params["code"].strip():

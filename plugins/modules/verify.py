@@ -312,6 +312,7 @@ from ansible_collections.onedrive.connection.plugins.module_utils.common import 
     run,
     transport_from_params,
 )
+from ansible_collections.onedrive.connection.plugins.module_utils.errors import OneDriveError
 from ansible_collections.onedrive.connection.plugins.module_utils.verification import (
     DEFAULT_REQUIRED_SCOPES,
     verify,
@@ -320,6 +321,9 @@ from ansible_collections.onedrive.connection.plugins.module_utils.verification i
 
 def check(module: AnsibleModule) -> dict:
     params = module.params
+    if params["refresh_token"] is None and params["access_token"] is None:
+        # An option given as null counts as present for required_one_of.
+        raise OneDriveError("one of refresh_token and access_token is required, and not null.", "invalid_option")
     scopes = scope_list.validate(params["scopes"]) if params["scopes"] is not None else None
     required = scope_list.unique(scope_list.split(params["required_scopes"]))
     with transport_from_params(params) as transport:

@@ -24,7 +24,7 @@ def test_durations(text, seconds):
     assert parse_duration(text) == seconds
 
 
-@pytest.mark.parametrize("text", ["", "7 days", "d7", "-1", "1.5h", "7d!", True, None])
+@pytest.mark.parametrize("text", ["", "7 days", "d7", "-1", "1.5h", "7d!", True, None, "²", "٣d"])
 def test_what_is_not_a_duration_says_how_to_write_one(text):
     with pytest.raises(ValueError, match="such as 7d or 12h"):
         parse_duration(text)

@@ -133,7 +133,7 @@ def test_no_refresh_token(run_module, fake_http):
         (dict(code=CODE, redirect_uri="http://app.example/"), "redirect_uri must be"),
         (dict(code=CODE, scopes=['Files"Read']), "scopes must be"),
         (dict(code=CODE, tenant="a/b"), "tenant must be"),
-        (dict(code=CODE, timeout=0), "timeout must be positive"),
+        (dict(code=CODE, timeout=0), "timeout must be a positive number"),
         (dict(response_url="state=x"), "holds no code"),
     ],
 )
