@@ -30,6 +30,7 @@ ARGUMENT_SPEC = dict(
     connection=dict(type="str"),
     values=dict(type="dict"),
     connections=dict(type="dict"),
+    expect=dict(type="dict", no_log=True),
     state=dict(type="str", default="present", choices=["present", "absent"]),
     encryption=dict(type="str", default="file", choices=list(ENCRYPTIONS)),
     secret_fields=dict(type="list", elements="str", default=list(DEFAULT_SECRET_FIELDS)),
@@ -101,13 +102,17 @@ class ActionModule(ActionBase):
             lock_timeout=args["lock_timeout"],
         )
         updates, removals = (wanted, ()) if args["state"] == "present" else ({}, wanted)
-        outcome = vault_file.update(updates, removals, check_mode=self._task.check_mode, backup=args["backup"], diff=self._task.diff)
+        outcome = vault_file.update(
+            updates, removals, expect=args["expect"], check_mode=self._task.check_mode, backup=args["backup"], diff=self._task.diff
+        )
 
         result = {"changed": outcome.changed}
         if args["connection"] is not None:
             result.update(connection=args["connection"], fields_changed=outcome.fields_changed.get(args["connection"], []))
         else:
             result["connections_changed"] = outcome.fields_changed
+        if args["expect"] is not None:
+            result["connections_skipped"] = outcome.skipped
         if outcome.backup_file:
             result["backup_file"] = outcome.backup_file
         if outcome.diff:

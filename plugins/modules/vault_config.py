@@ -21,7 +21,8 @@ description:
     place, so the path always holds either the complete old file or the complete new one.
   - Safe with concurrent writers. An exclusive lock on a hidden sibling file (C(.<name>.lock), never removed)
     is held while the file is read, merged and written. Many plays can update different connections of the
-    same file at the same time, and every update lands.
+    same file at the same time, and every update lands. With O(expect), an update of a connection lands only
+    while the connection still holds what the update was computed from.
   - A file that cannot be decrypted with the loaded secrets, that is not valid YAML, or whose O(key) is not a
     mapping is left exactly as it is, and the error says which of these it is.
   - The result is an ordinary Ansible vars file. M(ansible.builtin.include_vars), C(vars_files) and
@@ -56,6 +57,23 @@ options:
       - Several connections at once, as a mapping of connection name to the fields to set, written with one
         encryption and one file replacement however many connections change.
       - With O(state=absent), the named connections are removed and the fields given for them are ignored.
+    type: dict
+  expect:
+    description:
+      - Makes the task a compare-and-set. A mapping of connection name to fields and the values they must
+        still hold, for example the C(refresh_token) the new values were obtained from.
+      - A connection named here is updated or removed only if, at the moment the file is written (under the
+        lock, after any other writer has finished), each of these fields holds exactly the given value. A field
+        or connection that is not stored matches only V(null). Other connections are not affected.
+      - A connection whose stored fields differ is left as it is and listed in RV(connections_skipped); that
+        is not a failure.
+      - Every name must be one the task updates or removes. The values never appear in the result or in a
+        message, so they may be secrets.
+      - "The guarantee, for rotated tokens: when each writer of a new refresh token expects the token it was
+        rotated from, a token is stored only over its own predecessor. It is therefore never stored over a
+        token that was stored after the one it was rotated from, so the stored token only ever moves forward
+        along its chain. When two runs rotate the same token at once, the first to write wins and the
+        other's token, a sibling rotated from the same one, is not stored."
     type: dict
   state:
     description:
@@ -186,6 +204,18 @@ EXAMPLES = r"""
     connections: "{{ rotated_tokens }}"
     vault_id: prod
 
+- name: Store rotated tokens only over the tokens they were rotated from
+  onedrive.connection.vault_config:
+    path: vault/onedrive.yml
+    connections: "{{ rotation.updates }}"
+    expect: >-
+      {%- set expected = {} -%}
+      {%- for name in rotation.updates -%}
+      {%- set _ = expected.update({name: {'refresh_token': stored.onedrive_connections[name].refresh_token}}) -%}
+      {%- endfor -%}
+      {{ expected }}
+  register: stored_tokens
+
 - name: Remove a connection
   onedrive.connection.vault_config:
     path: vault/onedrive.yml
@@ -223,6 +253,14 @@ connections_changed:
   returned: when O(connections) is given
   type: dict
   sample: {robot-1: [refresh_token, rotated_at], robot-7: [refresh_token, rotated_at]}
+connections_skipped:
+  description:
+    - The connections, sorted, that were left as they were because their stored fields did not hold the values
+      in O(expect).
+  returned: when O(expect) is given
+  type: list
+  elements: str
+  sample: [robot-7]
 backup_file:
   description: The copy of the old file made before the change.
   returned: when O(backup=true) and an existing file was replaced

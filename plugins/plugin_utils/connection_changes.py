@@ -1,5 +1,6 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""What an update does to a mapping of connections: merge, strict comparison, and the masked view for diffs."""
+"""What an update does to a mapping of connections: merge, strict comparison, expectations, and the masked view
+for diffs."""
 
 from __future__ import annotations
 
@@ -47,6 +48,20 @@ def merge(
         if name in merged:
             changes[name] = sorted(merged.pop(name), key=str)
     return merged, changes
+
+
+def unmet(connections: Mapping[object, dict], expect: Mapping[object, Mapping[str, object]]) -> list:
+    """The sorted names in expect whose stored connection does not hold every expected field value.
+
+    A field that is not stored, like a connection that is not stored, matches only an expected None.
+    """
+    return sorted(
+        (
+            name for name, fields in expect.items()
+            if not all(_same_field(name, field, connections.get(name, {}).get(field), value) for field, value in fields.items())
+        ),
+        key=str,
+    )
 
 
 def _same_field(name: object, field: str, stored: object, wanted: object) -> bool:

@@ -22,7 +22,7 @@ from ansible_collections.onedrive.connection.plugins.plugin_utils.atomic_file im
     read_existing,
     replace_atomically,
 )
-from ansible_collections.onedrive.connection.plugins.plugin_utils.connection_changes import masked, merge, plain_secrets
+from ansible_collections.onedrive.connection.plugins.plugin_utils.connection_changes import masked, merge, plain_secrets, unmet
 
 DEFAULT_KEY = "onedrive_connections"
 DEFAULT_SECRET_FIELDS = ("refresh_token", "access_token", "client_secret")
@@ -43,6 +43,8 @@ class Outcome:
     """Per changed connection, the sorted names of the fields that change."""
     backup_file: str | None = None
     diff: list[dict] = dataclasses.field(default_factory=list)
+    skipped: list = dataclasses.field(default_factory=list)
+    """The sorted names of the connections left as they were because they did not hold the expected fields."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,6 +54,7 @@ class _Plan:
     before: dict
     after: dict
     changes: dict[object, list[str]]
+    skipped: list
     encrypt: dict[object, list[str]]
     """Inline encryption only: per connection, the fields that hold plain values and must become `!vault`."""
     rewrite: bool
@@ -99,6 +102,7 @@ class VaultConfigFile:
         updates: Mapping[str, Mapping[str, object]],
         removals: Iterable[str] = (),
         *,
+        expect: Mapping[str, Mapping[str, object]] | None = None,
         check_mode: bool = False,
         backup: bool = False,
         diff: bool = False,
@@ -107,26 +111,39 @@ class VaultConfigFile:
 
         Values must be plain Python data (str, int, float, bool, None, list, dict). Nothing is written when
         the decrypted data already matches, nor in check mode.
+
+        expect makes this a compare-and-set: a connection it names is updated or removed only if its stored
+        fields equal the expected values when the file is written, under the writers' lock; otherwise it is left
+        as it is and reported in Outcome.skipped. A caller that stores a token refreshed from the one it read,
+        expecting that one, never puts it over a token another writer stored after the read.
         """
         removals = list(removals)
+        expect = dict(expect or {})
         if both := sorted(map(str, set(updates) & set(removals))):
             raise VaultConfigError(f"connections both updated and removed: {', '.join(both)}")
+        if stray := sorted(map(str, set(expect) - set(updates) - set(removals))):
+            raise VaultConfigError(f"expect names connections that are neither updated nor removed: {', '.join(stray)}")
+        for name, fields in expect.items():
+            if not isinstance(fields, Mapping):
+                raise VaultConfigError(f"the expected fields of connection {name!r} must be a mapping of field to value")
         vault_id, secret = self._encrypting_secret()
-        plan = self._plan(updates, removals)
+        plan = self._plan(updates, removals, expect)
         backup_file = None
         if plan.changed and not check_mode:
             os.makedirs(os.path.dirname(self._target), mode=0o700, exist_ok=True)
             try:
                 with exclusive_lock(self._target, self._lock_timeout):
                     # Another writer may have replaced the file since the first read: decide again under the lock.
-                    plan = self._plan(updates, removals)
+                    plan = self._plan(updates, removals, expect)
                     if plan.rewrite:
                         backup_file = self._replace(plan, vault_id, secret, backup)
                     elif plan.chmod:
                         os.chmod(self._target, self._mode)
             except LockTimeout as exc:
                 raise VaultConfigError(str(exc)) from None
-        return Outcome(plan.changed, plan.changes, backup_file, self._diff(plan) if diff and plan.changed else [])
+        return Outcome(
+            plan.changed, plan.changes, backup_file, self._diff(plan) if diff and plan.changed else [], plan.skipped
+        )
 
     def _encrypting_secret(self):
         secrets = self._vault.secrets or []
@@ -146,12 +163,17 @@ class VaultConfigFile:
         except AnsibleError:
             raise VaultConfigError(f"vault id {wanted!r} is not loaded (loaded: {', '.join(loaded)})") from None
 
-    def _plan(self, updates, removals) -> _Plan:
+    def _plan(self, updates, removals, expect) -> _Plan:
         existing = read_existing(self._target)
         document, whole_file = self._parse(existing)
         before = self._connections(document)
         try:
-            after, changes = merge(before, updates, removals)
+            skipped = unmet(before, expect)
+            after, changes = merge(
+                before,
+                {name: values for name, values in updates.items() if name not in skipped},
+                [name for name in removals if name not in skipped],
+            )
         except vault_yaml.UndecryptableValue as exc:
             raise VaultConfigError(f"{self.path}: {exc}") from None
         encrypt = plain_secrets(after, before, self._secret_fields) if self._encryption == "inline" else {}
@@ -165,6 +187,7 @@ class VaultConfigFile:
             before=before,
             after=after,
             changes=changes,
+            skipped=skipped,
             encrypt=encrypt,
             rewrite=bool(changes) or converts,
             chmod=existing is not None and existing[1] != self._mode,
