@@ -51,6 +51,8 @@ options:
         rotated, and C(access_token) with C(access_token_expires_at) allows a check without a refresh.
       - Other keys are ignored. The values of C(refresh_token), C(access_token) and C(client_secret) are
         hidden from any output of the module.
+      - A record that is not a dictionary, or whose C(scopes) or another of the keys above is not text, fails
+        the module before any connection is tried.
     type: dict
     required: true
   names:
@@ -93,7 +95,7 @@ options:
     description:
       - How many connections are checked at the same time (1 to 64).
     type: int
-    default: 16
+    default: 32
 notes:
   - Each failed connection's result holds C(reason), C(msg) and Microsoft's C(error), C(error_codes),
     C(trace_id) and C(correlation_id), as the other modules' failures do, and C(needs_authorization), true
@@ -188,15 +190,20 @@ reauthorize:
   sample: [robot2]
 """
 
+import functools
+import typing as t
+
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.onedrive.connection.plugins.module_utils import scopes as scope_list
 from ansible_collections.onedrive.connection.plugins.module_utils.common import (
     client_from_params,
     connection_argument_spec,
+    endpoints_from_params,
     run,
     transport_from_params,
 )
+from ansible_collections.onedrive.connection.plugins.module_utils.endpoints import validate_client_id
 from ansible_collections.onedrive.connection.plugins.module_utils.errors import OneDriveError
 from ansible_collections.onedrive.connection.plugins.module_utils.rotation import (
     SECRET_FIELDS,
@@ -209,27 +216,54 @@ from ansible_collections.onedrive.connection.plugins.module_utils.verification i
 STATUSES = ("rotated", "verified", "not_due", "skipped", "failed")
 # Keys of a stored connection that stand in for the module's options of the same name.
 RECORD_OPTIONS = ("client_id", "tenant", "cloud", "client_secret")
+# What Ansible shows in place of a value it must not show.
+HIDDEN = "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
+# Keys of a stored connection that are read as text.
+TEXT_FIELDS = (*RECORD_OPTIONS, "refresh_token", "access_token")
 
 
-def selected(params: dict) -> dict:
-    connections = params["connections"]
-    for name, record in connections.items():
-        if not isinstance(record, dict):
-            raise OneDriveError(f"connections.{name} must be a dictionary of the connection's fields.", "invalid_option")
-    names = params["names"]
-    if names is None:
-        return connections
-    unknown = [name for name in names if name not in connections]
+def _checked(name: str, record: t.Any) -> dict:
+    """``record`` with its scopes split and checked; fails naming the first field of the wrong shape."""
+    if not isinstance(record, dict):
+        raise OneDriveError(f"connections.{name} must be a dictionary of the connection's fields.", "invalid_option")
+    for key in TEXT_FIELDS:
+        if record.get(key) is not None and not isinstance(record[key], str):
+            raise OneDriveError(
+                f"connections.{name}.{key} must be a string, not a {type(record[key]).__name__}.", "invalid_option"
+            )
+    scopes = record.get("scopes")
+    if not scopes:
+        return record
+    if not isinstance(scopes, (str, list)) or not all(isinstance(scope, str) for scope in scopes):
+        raise OneDriveError(f"connections.{name}.scopes must be a list of strings.", "invalid_option")
+    try:
+        return {**record, "scopes": scope_list.validate(scopes)}
+    except OneDriveError as exc:
+        raise OneDriveError(f"connections.{name}.{exc.msg}", exc.reason) from None
+
+
+def without_secrets(connections: dict) -> dict:
+    """The connections as the module's echo of its arguments (``invocation``) shows them."""
+    return {
+        name: {key: HIDDEN if key in SECRET_FIELDS and value else value for key, value in record.items()}
+        if isinstance(record, dict) else record
+        for name, record in connections.items()
+    }
+
+
+def selected(connections: dict, names: list[str] | None) -> dict:
+    """The connections to work on, by name, each checked and with its scopes split."""
+    unknown = [name for name in names or () if name not in connections]
     if unknown:
         raise OneDriveError(
             f"names lists {', '.join(unknown)}, which connections does not hold; it holds"
             f" {', '.join(connections) or 'none'}.",
             "invalid_option",
         )
-    return {name: connections[name] for name in names}
+    return {name: _checked(name, connections[name]) for name in (connections if names is None else names)}
 
 
-def rotate(module: AnsibleModule) -> dict:
+def rotate(module: AnsibleModule, connections: dict) -> dict:
     params = module.params
     if not 1 <= params["max_workers"] <= 64:
         raise OneDriveError("max_workers must be between 1 and 64.", "invalid_option")
@@ -237,7 +271,11 @@ def rotate(module: AnsibleModule) -> dict:
         rotate_after = parse_duration(params["rotate_after"])
     except ValueError as exc:
         raise OneDriveError(f"rotate_after: {exc}.", "invalid_option") from None
-    connections = selected(params)
+    # Malformed options shared by every connection fail the run once, rather than each connection alike.
+    endpoints_from_params(params)
+    if params["client_id"]:
+        validate_client_id(params["client_id"])
+    connections = selected(connections, params["names"])
     policy = Policy(
         rotate_after=rotate_after,
         force=params["force"],
@@ -282,15 +320,18 @@ def main() -> None:
         check_not_due=dict(type="bool", default=False),
         required_scopes=dict(type="list", elements="str", default=list(DEFAULT_REQUIRED_SCOPES)),
         check_drive=dict(type="bool", default=True),
-        max_workers=dict(type="int", default=16),
+        max_workers=dict(type="int", default=32),
     )
     argument_spec["client_id"]["required"] = False
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    # The tokens arrive inside a dictionary, which no_log cannot mark value by value.
-    for record in module.params["connections"].values():
-        if isinstance(record, dict):
-            module.no_log_values.update(str(record[key]) for key in SECRET_FIELDS if record.get(key))
-    run(module, rotate)
+    # no_log here keeps the arguments, tokens included, out of the system log the module would write them to.
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True, no_log=True)
+    connections = module.params["connections"]
+    # The tokens arrive inside a dictionary, which no_log cannot mark value by value. Adding each to
+    # no_log_values would make every exit search every output string for every token, which takes longer than
+    # the rotation itself from a few hundred connections on; the echo of the arguments holds a copy without
+    # them instead, and nothing else the module returns holds a stored secret.
+    module.params["connections"] = without_secrets(connections)
+    run(module, functools.partial(rotate, connections=connections))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,166 @@
+"""`make bench`: the batch rotation against the do-it-yourself way, in one run on this machine.
+
+Starts the emulator with added latency, then measures a bootstrap, the rotate playbook at each size, a
+re-run with nothing due, and the ansible.builtin.uri baseline; prints the table and writes BENCHMARKS.md.
+Every run's output stays in .build/bench/runs/<label>/output.log.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+# The emulator is test tooling, not installed: its package is imported from the repository.
+sys.path.insert(0, str(REPO / "tests" / "emulator"))
+
+from measure import PlaybookRunner  # noqa: E402
+from msemu.process import EmulatorProcess  # noqa: E402
+from report import Results, Row, document, markdown_table  # noqa: E402
+from vaults import PUBLIC_APP, Vault, with_new_token  # noqa: E402
+
+WORK = REPO / ".build" / "bench"
+COLLECTIONS = REPO / ".build" / "collections"
+PLAYBOOKS = REPO / "playbooks"
+BASELINE = Path(__file__).resolve().parent / "playbooks" / "diy_rotate.yml"
+PASSWORD = "benchmark vault password"
+SIGN_IN_URL = re.compile(r"https://127\.0\.0\.1:\d+/common/oauth2/v2\.0/authorize\?[^\s\"'\\]+")
+
+
+class Bench:
+    """The scenarios; each returns its row of the table."""
+
+    def __init__(self, emulator, password_file: Path) -> None:
+        self.emulator = emulator
+        self.password_file = password_file
+        self.run = PlaybookRunner(WORK, emulator, password_file, COLLECTIONS)
+        self.endpoints = dict(
+            onedrive_login_url=emulator.base_url, onedrive_graph_url=emulator.base_url,
+            onedrive_ca_path=str(emulator.ca_path),
+        )
+
+    def vault(self, label: str) -> Vault:
+        return Vault(WORK / "vaults" / label / "vault.yml", PASSWORD)
+
+    def bootstrap(self) -> Row:
+        vault = self.vault("bootstrap")
+        vault.path.parent.mkdir(parents=True)
+        extra_vars = dict(self.endpoints, onedrive_connection="robot", onedrive_client_id=PUBLIC_APP,
+                          onedrive_vault_file=str(vault.path))
+        first = self.run("bootstrap-url", PLAYBOOKS / "bootstrap.yml", extra_vars)
+        urls = SIGN_IN_URL.findall(first.output())
+        if first.rc == 0 or not urls:
+            return Row.measured("bootstrap", 1, first, "the first run did not stop with a sign-in URL")
+        address_bar = self.emulator.sign_in(urls[-1], "adele@contoso.onmicrosoft.com")
+        second = self.run("bootstrap-redeem", PLAYBOOKS / "bootstrap.yml",
+                          dict(extra_vars, onedrive_auth_response=address_bar))
+        both = first + second
+        stored = vault.read().get("robot", {})
+        check = "ok" if second.rc == 0 and stored.get("verified_at") else f"failed (rc {second.rc}, see its log)"
+        return Row.measured("bootstrap", 1, both, check)
+
+    def rotate(self, count: int) -> tuple[Row, Vault]:
+        vault = self.vault(f"rotate-{count}")
+        before = vault.seed(self.emulator, count)
+        measurement = self.run(f"rotate-{count}", PLAYBOOKS / "rotate.yml",
+                               dict(self.endpoints, onedrive_vault_file=str(vault.path)))
+        after = vault.read()
+        done = sum(1 for name in with_new_token(before, after) if after[name].get("verified_at"))
+        check = _check(measurement, done, count, "rotated and verified")
+        return Row.measured("rotate", count, measurement, check), vault
+
+    def rerun(self, vault: Vault, count: int) -> Row:
+        files = vault.folder_state()
+        measurement = self.run(f"rerun-{count}", PLAYBOOKS / "rotate.yml",
+                               dict(self.endpoints, onedrive_vault_file=str(vault.path)))
+        touched = sorted(name for name, state in vault.folder_state().items() if files.get(name) != state)
+        if measurement.rc:
+            check = f"failed (rc {measurement.rc}, see its log)"
+        else:
+            check = f"touched {', '.join(touched)}" if touched else "ok"
+        return Row.measured("re-run, nothing due", count, measurement, check)
+
+    def baseline(self, count: int) -> Row:
+        vault = self.vault(f"baseline-{count}")
+        before = vault.seed(self.emulator, count)
+        measurement = self.run(f"baseline-{count}", BASELINE, dict(
+            vault_file=str(vault.path), vault_password_file=str(self.password_file), login_url=self.emulator.base_url,
+            graph_url=self.emulator.base_url, ca_path=str(self.emulator.ca_path),
+        ))
+        # Each uri task fails the play on any answer but 200: a clean exit means every check passed.
+        done = len(with_new_token(before, vault.read()))
+        return Row.measured("baseline (uri loop)", count, measurement, _check(measurement, done, count, "rotated"))
+
+
+def _check(measurement, done: int, count: int, what: str) -> str:
+    if measurement.rc:
+        return f"failed (rc {measurement.rc}, see its log)"
+    if measurement.unanswered:
+        return f"{measurement.unanswered} requests failed or were dropped"
+    return "ok" if done == count else f"only {done} of {count} {what}"
+
+
+def extrapolated(rows: list[Row], count: int) -> Row:
+    """The baseline at ``count`` on the line through its two largest measurements (it is linear in N)."""
+    low, high = rows[-2], rows[-1]
+    per_connection = (high.wall - low.wall) / (high.connections - low.connections)
+    wall = high.wall + per_connection * (count - high.connections)
+    return Row("baseline (uri loop)", count, wall, cpu=None, peak_rss_kib=None, module_runs=None,
+               token_requests=count, graph_requests=2 * count, check="extrapolated from the two above")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10, 100, 1000],
+                        help="connection counts for the rotate playbook (default: 10 100 1000)")
+    parser.add_argument("--baseline-sizes", type=int, nargs="*", default=[10, 100],
+                        help="connection counts for the uri baseline (default: 10 100; larger ones are extrapolated)")
+    parser.add_argument("--latency", type=float, default=0.05, help="seconds the emulator adds to each request")
+    parser.add_argument("--output", type=Path, default=REPO / "BENCHMARKS.md", help="where the report goes")
+    args = parser.parse_args()
+    if not (COLLECTIONS / "ansible_collections" / "onedrive" / "connection").exists():
+        sys.exit(f"{COLLECTIONS} does not hold the collection: run `make venv` first.")
+    sizes, baseline_sizes = sorted(args.sizes), sorted(args.baseline_sizes)
+
+    load_at_start = os.getloadavg()[0]
+    shutil.rmtree(WORK, ignore_errors=True)
+    WORK.mkdir(parents=True)
+    password_file = WORK / "vault-password"
+    password_file.write_text(PASSWORD + "\n", encoding="utf-8")
+    with EmulatorProcess(WORK / "emulator") as process:
+        emulator = process.client
+        emulator.latency(args.latency)
+        bench = Bench(emulator, password_file)
+        bootstrap = _say(bench.bootstrap())
+        rotations = []
+        for count in sizes:
+            row, vault = bench.rotate(count)
+            rotations.append(_say(row))
+        rerun = _say(bench.rerun(vault, sizes[-1]))
+        baselines = [_say(bench.baseline(count)) for count in baseline_sizes]
+    if len(baselines) >= 2 and sizes[-1] > baseline_sizes[-1]:
+        baselines.append(extrapolated(baselines, sizes[-1]))
+
+    results = Results(args.latency, (load_at_start, os.getloadavg()[0]), bootstrap, rotations, rerun, baselines)
+    print()
+    print(markdown_table(results))
+    text = document(results)
+    print(text[text.index("## Targets"):])
+    args.output.write_text(text, encoding="utf-8")
+    print(f"Written to {args.output}")
+    if results.failed_checks:
+        sys.exit("Some runs failed their checks; see .build/bench/runs/<label>/output.log.")
+
+
+def _say(row: Row) -> Row:
+    print(f"{row.scenario} x{row.connections}: {row.wall:.2f} s ({row.cpu:.2f} s CPU), {row.requests} requests,"
+          f" {row.check}", flush=True)
+    return row
+
+
+if __name__ == "__main__":
+    main()

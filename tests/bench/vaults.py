@@ -1,0 +1,59 @@
+"""Vaulted connection files for the benchmark: seeded with real grants from the emulator, read back to check."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import datetime
+from pathlib import Path
+
+import yaml
+from ansible.parsing.vault import VaultLib, VaultSecret
+
+KEY = "onedrive_connections"
+PUBLIC_APP = "3fa3ec6b-0d9b-4d0b-9a4e-5d6c0f2b7a11"  # the emulator's default public app
+SCOPES = ["offline_access", "User.Read", "Files.Read"]
+# Accounts whose refresh and Graph checks succeed: work (two tenants) and personal.
+USERS = ("adele@contoso.onmicrosoft.com", "megan@outlook.com", "alex@fabrikam.onmicrosoft.com")
+# Older than the rotate role's default onedrive_rotate_after (7d), so every seeded connection is due.
+SEEDED_AGE = datetime.timedelta(days=8)
+
+
+class Vault:
+    def __init__(self, path: Path, password: str) -> None:
+        self.path = path
+        self._lib = VaultLib([("default", VaultSecret(password.encode()))])
+
+    def seed(self, emulator, count: int) -> dict:
+        """Store ``count`` connections as the bootstrap role would, each with its own grant; returns them."""
+        obtained_at = (datetime.datetime.now(datetime.timezone.utc) - SEEDED_AGE).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+        def connection(number: int) -> dict:
+            user = USERS[number % len(USERS)]
+            tokens = emulator.grant(PUBLIC_APP, user, SCOPES)
+            return dict(
+                client_id=PUBLIC_APP, tenant="common", cloud="public", scopes=SCOPES,
+                refresh_token=tokens["refresh_token"], access_token=tokens["access_token"],
+                user_principal_name=user, obtained_at=obtained_at,
+            )
+
+        # The control API makes one grant per call: a few at a time keeps seeding 1,000 short.
+        with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+            records = list(pool.map(connection, range(count)))
+        connections = {f"robot{number:04d}": record for number, record in enumerate(records)}
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        document = yaml.dump({KEY: connections}, Dumper=yaml.CSafeDumper, sort_keys=False)
+        self.path.write_bytes(self._lib.encrypt(document))
+        return connections
+
+    def read(self) -> dict:
+        return yaml.load(self._lib.decrypt(self.path.read_bytes()), Loader=yaml.CSafeLoader).get(KEY, {})
+
+    def folder_state(self) -> dict[str, tuple[int, int]]:
+        """Every file beside the vault with its size and modification time, to show a run touched none."""
+        return {entry.name: (entry.stat().st_size, entry.stat().st_mtime_ns) for entry in self.path.parent.iterdir()}
+
+
+def with_new_token(before: dict, after: dict) -> list[str]:
+    """The connections whose stored refresh token is no longer the one they had before."""
+    return [name for name, record in before.items()
+            if after.get(name, {}).get("refresh_token") not in (None, record["refresh_token"])]
