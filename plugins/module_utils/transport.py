@@ -158,6 +158,13 @@ class Transport:
             raise OneDriveError(f"TLS with {host} failed: {_cause(exc)}. {advice}.", "tls") from None
         except _TRANSIENT as exc:
             return exc
+        except requests.exceptions.InvalidHeader:
+            # requests quotes the header's value, which here is a bearer token or client credentials.
+            raise OneDriveError(
+                f"A request to {host} could not be sent: a token or secret holds characters HTTP headers cannot"
+                " carry; check the variable or vault entry that holds it.",
+                "invalid_option",
+            ) from None
         except requests.exceptions.RequestException as exc:
             raise _network_error(host, 1, exc) from None
         except OSError as exc:

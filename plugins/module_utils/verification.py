@@ -101,8 +101,16 @@ def verify(
 
 
 def _present(token: str, option: str) -> str:
-    if not token.strip():
+    """The token without surrounding whitespace (a file's last line break); tokens never hold any inside."""
+    token = token.strip()
+    if not token:
         raise OneDriveError(f"{option} is empty; check the variable or vault entry that holds it.", "invalid_option")
+    if any(char.isspace() or not char.isprintable() for char in token):
+        raise OneDriveError(
+            f"{option} holds spaces or control characters, which no token has; check the variable or vault entry"
+            " that holds it.",
+            "token_invalid",
+        )
     return token
 
 

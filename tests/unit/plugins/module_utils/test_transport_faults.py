@@ -154,3 +154,10 @@ def test_an_untrusted_certificate_says_what_to_do_about_ca_path(fake_http, optio
 def test_a_server_error_says_whether_microsoft_sent_it(error, said):
     failure = status_error(502, error=error)
     assert failure.reason == "server_error" and said in failure.msg
+
+
+def test_a_header_requests_refuses_is_reported_without_its_value():
+    with Transport(sleep=lambda seconds: None) as transport:
+        with pytest.raises(OneDriveError) as caught:
+            transport.request("GET", "https://graph.example/v1.0/me", headers={"Authorization": "Bearer SECRET\n"})
+    assert caught.value.reason == "invalid_option" and "SECRET" not in caught.value.msg

@@ -211,3 +211,16 @@ def test_tenant_id_where_known(fake_http, transport, tenant, answer, user_id, ex
     result = verify(transport, client(transport, tenant), refresh_token=OLD).result()
     assert result["tenant_id"] == expected
     assert urllib.parse.urlsplit(fake_http.requests[0]["url"]).path.split("/")[1] == tenant
+
+
+@pytest.mark.parametrize("token", ["SECRET-TOKEN\nX", "SECRET TOKEN", "SECRET\x00TOKEN"])
+def test_a_token_with_whitespace_inside_is_refused_without_being_shown(fake_http, transport, token):
+    result = verify(transport, client(transport), access_token=token)
+    assert result.error.reason == "token_invalid" and "SECRET" not in result.error.msg
+    assert fake_http.requests == []
+
+
+def test_surrounding_whitespace_is_dropped(fake_http, transport):
+    fake_http.answer(200, batch())
+    verify(transport, client(transport), access_token=f" {ACCESS}\n")
+    assert fake_http.requests[0]["headers"]["Authorization"] == f"Bearer {ACCESS}"
