@@ -154,8 +154,8 @@ def test_tls_failures_are_not_retried(fake_http, transport, slept):
 
 
 def test_other_request_errors_fail_without_retry(fake_http, transport, slept):
-    fake_http.fail(requests.exceptions.InvalidHeader("bad header"))
-    with pytest.raises(OneDriveError, match="bad header") as raised:
+    fake_http.fail(requests.exceptions.InvalidURL("bad url"))
+    with pytest.raises(OneDriveError, match="bad url") as raised:
         transport.request("GET", URL)
     assert raised.value.reason == "network" and slept == []
 
