@@ -29,7 +29,7 @@ def test_without_a_terminal_it_stops_with_the_url_then_redeems_the_pasted_addres
     assert "robot1" not in stored.get("onedrive_pending_authorizations", {})
     connection = stored["onedrive_connections"]["robot1"]
     assert connection["user_principal_name"] == ADELE and connection["drive_type"] == "business"
-    assert connection["account_type"] == "work" and connection["obtained_at"] == connection["verified_at"]
+    assert connection["account_type"] == "work" and connection["obtained_at"] <= connection["verified_at"]
     assert {"offline_access", "Files.Read"} <= set(connection["granted_scopes"])
     assert connection["client_id"] == "3fa3ec6b-0d9b-4d0b-9a4e-5d6c0f2b7a11"
 
@@ -81,3 +81,16 @@ def test_a_revoked_grant_leads_to_a_new_sign_in(emulator, collection_playbook):
     assert run.rc != 0
     assert "no longer works (token_revoked): signing in again" in run.output
     assert "No sign-in response for connection robot1" in run.output
+
+
+def test_a_graph_outage_after_redeeming_keeps_the_new_token(emulator, collection_playbook):
+    first = collection_playbook("bootstrap")
+    answer = emulator.sign_in(sign_in_url(first.output), ADELE)
+    emulator.fault("batch", "status", status=503, count=1)
+    failed = collection_playbook("bootstrap", extra_vars={"onedrive_auth_response": answer, "onedrive_max_retry_wait": 0})
+    assert failed.rc != 0 and "is stored but does not work (server_error)" in failed.output, failed.output[-1500:]
+    assert "refresh_token" in collection_playbook.read()["onedrive_connections"]["robot1"]
+
+    again = collection_playbook("bootstrap")
+    assert again.rc == 0, again.output
+    assert "Connection robot1 works" in again.output and PROMPT not in again.output
