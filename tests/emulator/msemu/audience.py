@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .config import App, Fixtures, Tenant, User
-from .errors import OAuthError, unknown_client, unknown_tenant, user_not_in_directory
+from .errors import OAuthError, missing_parameter, unknown_client, unknown_tenant, user_not_in_directory
 
 WORK_ONLY = frozenset({"AzureADMyOrg", "AzureADMultipleOrgs"})
 
@@ -45,6 +45,16 @@ def issuer_tenant(fixtures: Fixtures, authority: Authority) -> str:
     if authority.kind == "consumers":
         return fixtures.consumers_tenant_id
     return authority.tenant.id if authority.tenant else "{tenantid}"
+
+
+def registered_app(fixtures: Fixtures, client_id: str | None, authority: Authority) -> App:
+    """The app a request names, or Microsoft's error for a missing or unknown client_id."""
+    if not client_id:
+        raise missing_parameter("client_id")
+    app = fixtures.app(client_id)
+    if app is None:
+        raise unknown_client(client_id, authority.directory)
+    return app
 
 
 def check_app(app: App, authority: Authority) -> None:

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from . import ids, pages, scopes
-from .audience import Authority, check_app, check_user, resolve
+from .audience import Authority, check_app, check_user, registered_app, resolve
 from .config import App
-from .errors import Diagnostics, OAuthError, error_uri, missing_parameter, not_consented, unknown_client
+from .errors import Diagnostics, OAuthError, error_uri, missing_parameter, not_consented
 from .http import Request, Response, html_response
 from .issuance import code_prefix, encode_client_info
 from .redirects import RESPONSE_MODES, deliver, is_registered
@@ -62,12 +62,7 @@ def authorize(emu: Emulator, request: Request, segment: str) -> Response:
 
 def _target(emu: Emulator, segment: str, params: dict[str, str]) -> tuple[Authority, App, str]:
     authority = resolve(emu.fixtures, segment)
-    client_id = params.get("client_id")
-    if not client_id:
-        raise missing_parameter("client_id")
-    app = emu.fixtures.app(client_id)
-    if app is None:
-        raise unknown_client(client_id, authority.directory)
+    app = registered_app(emu.fixtures, params.get("client_id"), authority)
     check_app(app, authority)
     redirect_uri = params.get("redirect_uri")
     if not redirect_uri:

@@ -8,9 +8,9 @@ import hmac
 from typing import TYPE_CHECKING
 from urllib.parse import unquote_plus
 
-from .audience import Authority
+from .audience import Authority, registered_app
 from .config import App
-from .errors import OAuthError, missing_parameter, unknown_client
+from .errors import OAuthError
 from .http import Request
 
 if TYPE_CHECKING:
@@ -34,11 +34,7 @@ def authenticate(emu: Emulator, request: Request, form: dict[str, str], authorit
     client_id = form.get("client_id") or basic_id
     secret = form.get("client_secret") or basic_secret
     emu.store.remember_secret(secret)
-    if not client_id:
-        raise missing_parameter("client_id")
-    app = emu.fixtures.app(client_id)
-    if app is None:
-        raise unknown_client(client_id, authority.directory)
+    app = registered_app(emu.fixtures, client_id, authority)
     if secret:
         if app.allow_public_client_flows:
             raise OAuthError("invalid_client", 700025,

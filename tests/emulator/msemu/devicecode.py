@@ -6,9 +6,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from . import ids, pages, scopes
-from .audience import Authority, check_app, check_user, resolve
+from .audience import Authority, check_app, check_user, registered_app, resolve
 from .config import App
-from .errors import OAuthError, already_redeemed, missing_parameter, require_post, unknown_client
+from .errors import OAuthError, already_redeemed, missing_parameter, require_post
 from .http import Request, Response, html_response, json_response, no_store
 from .issuance import token_response
 from .state import DeviceFlow, PendingSignIn
@@ -26,12 +26,7 @@ def start(emu: Emulator, request: Request, segment: str) -> Response:
         require_post(request.method)
         authority = resolve(emu.fixtures, segment)
         form = request.form()
-        client_id = form.get("client_id")
-        if not client_id:
-            raise missing_parameter("client_id")
-        app = emu.fixtures.app(client_id)
-        if app is None:
-            raise unknown_client(client_id, authority.directory)
+        app = registered_app(emu.fixtures, form.get("client_id"), authority)
         check_app(app, authority)
         if not form.get("scope"):
             raise missing_parameter("scope")
