@@ -13,36 +13,87 @@ description:
     rotation is due, redeems its refresh token once and verifies the new access token against Microsoft Graph,
     as M(onedrive.connection.verify) does; a bounded number of connections at a time, over shared HTTP
     connections, so each connection costs two requests.
-  - Returns, per connection, what happened (RV(connection_results), without secrets) and what to store
-    (RV(updates), with the rotated tokens).
-  - B(Always store) RV(updates) with the O(onedrive.connection.vault_config#module:connections) option of
-    M(onedrive.connection.vault_config), even when the module fails. A connection whose check failed after its
-    refresh has its new token there, and the old one may no longer work.
+  - With O(path), the connections come from an ansible-vault encrypted file, as
+    M(onedrive.connection.vault_config) keeps them, and what changed goes back into it in one write, even
+    when some connections fail. The whole rotation then runs on the controller, where the file and the play's
+    vault secrets are, whatever host the task targets; the decrypted connections never become Ansible
+    variables or module arguments, and nothing returned holds a token, so the task needs no C(no_log).
+  - With O(connections), it returns, per connection, what happened (RV(connection_results), without secrets)
+    and what to store (RV(updates), with the rotated tokens). B(Always store) RV(updates) with the
+    O(onedrive.connection.vault_config#module:connections) option of M(onedrive.connection.vault_config),
+    even when the module fails. A connection whose check failed after its refresh has its new token there,
+    and the old one may no longer work.
   - One connection's failure does not stop the others. The module fails when any connection failed, after
     all were tried.
 author: onedrive.connection maintainers (@onedrive-connection)
 requirements:
-  - requests
+  - requests (on the controller too, with O(path))
 extends_documentation_fragment:
   - onedrive.connection.connection
   - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.actiongroups
+  - ansible.builtin.action_common_attributes.flow
 attributes:
+  action:
+    support: full
+  async:
+    support: partial
+    details:
+      - Not with O(path), whose rotated tokens are stored when the rotation ends.
+  bypass_host_loop:
+    support: none
   check_mode:
     support: partial
     details:
       - In check mode no refresh token is redeemed (that would rotate it while the write is skipped); such
         connections are reported as V(skipped) and the module reports a change. Checks with a stored access
-        token run as usual.
+        token run as usual. With O(path) the file is not written.
   diff_mode:
-    support: none
+    support: partial
+    details:
+      - With O(path), the changes to the file, with secret values masked.
   platform:
     platforms: all
+  action_group:
+    support: full
+    membership: [onedrive.connection.onedrive]
 options:
   client_id:
     description:
       - The application (client) ID, a GUID, for the connections whose record has no C(client_id).
     type: str
     required: false
+  path:
+    description:
+      - An ansible-vault encrypted vars file on the controller that holds the connections under O(key), as
+        M(onedrive.connection.vault_config) writes it. It is read with the play's vault secrets, and written
+        back, once, with what changed. A relative path is relative to the playbook's folder.
+      - The file stays as it is encrypted, as a whole or value by value, and keeps its permissions. A token is
+        stored only over the one it was rotated from, under the writers' lock of
+        M(onedrive.connection.vault_config); a connection another run stored a newer token for meanwhile is
+        left as it is and listed in RV(connections_skipped).
+      - Exactly one of O(path) and O(connections) is required.
+    type: path
+  key:
+    description:
+      - With O(path), the variable in the file that maps connection names to their fields.
+    type: str
+    default: onedrive_connections
+  vault_id:
+    description:
+      - With O(path), the vault ID that encrypts the rewritten file (or its values). When omitted, the
+        C(vault_encrypt_identity) setting, or the only vault ID loaded.
+    type: str
+  lock_timeout:
+    description:
+      - With O(path), how many seconds to wait for another writer of the file to finish.
+    type: float
+    default: 60
+  backup:
+    description:
+      - With O(path), keep the file as it was beside it, with a time stamp in its name, before rewriting it.
+    type: bool
+    default: false
   connections:
     description:
       - The stored connections, by name. Each is a dictionary with at least C(refresh_token), and usually
@@ -53,8 +104,8 @@ options:
         hidden from any output of the module.
       - A record that is not a dictionary, or whose C(scopes) or another of the keys above is not text, fails
         the module before any connection is tried.
+      - Exactly one of O(path) and O(connections) is required.
     type: dict
-    required: true
   names:
     description:
       - The names of the connections to work on; all of them when omitted.
@@ -110,15 +161,27 @@ seealso:
 """
 
 EXAMPLES = r"""
-- name: Rotate every connection last rotated a week ago or more
+- name: Rotate every connection in the vault last rotated a week ago or more, and store the new tokens
+  onedrive.connection.rotate_tokens:
+    path: group_vars/all/onedrive.yml
+    rotate_after: 7d
+  register: rotation
+
+- name: Check one connection (the plugin's Test Connection), rotating only when its access token is stale
+  onedrive.connection.rotate_tokens:
+    path: group_vars/all/onedrive.yml
+    names: [robot1]
+    check_not_due: true
+
+- name: Or, with connections from variables, rotate them ...
   onedrive.connection.rotate_tokens:
     connections: "{{ onedrive_connections }}"
     rotate_after: 7d
   register: rotation
-  failed_when: false
+  failed_when: rotation.connection_results is not defined
   no_log: true  # the result holds the rotated tokens
 
-- name: Store the rotated tokens, in one write
+- name: ... and store the rotated tokens, in one write
   onedrive.connection.vault_config:
     path: group_vars/all/onedrive.yml
     connections: "{{ rotation.updates }}"
@@ -138,14 +201,16 @@ connection_results:
     - For each connection worked on, by name, what happened, without any token.
     - C(status) is V(rotated) (a new refresh token, to be stored), V(verified) (checked, the same or no
       refresh token), V(not_due), V(skipped) (check mode) or V(failed).
-    - Checked connections also have C(verified_at), C(refresh_token_rotated), C(tenant_id), C(granted_scopes),
-      and C(user) and C(drive) as M(onedrive.connection.verify) returns them; failed ones have C(reason),
-      C(msg), C(needs_authorization) and Microsoft's error fields.
+    - Each has the C(client_id) of its application. Checked connections also have C(verified_at),
+      C(refresh_token_rotated), C(tenant_id), C(granted_scopes), and C(user) and C(drive) as
+      M(onedrive.connection.verify) returns them; failed ones have C(reason), C(msg), C(needs_authorization)
+      and Microsoft's error fields.
   returned: always
   type: dict
   sample:
     robot1:
       status: rotated
+      client_id: 3fa3ec6b-0d9b-4d0b-9a4e-5d6c0f2b7a11
       verified_at: "2025-03-01T08:30:00Z"
       refresh_token_rotated: true
       user:
@@ -163,7 +228,7 @@ updates:
     - B(Secrets), C(refresh_token) (when rotated) and C(access_token).
     - Also C(access_token_expires_at), C(rotated_at), C(verified_at), C(granted_scopes), C(user_id),
       C(user_principal_name), C(account_type), C(drive_id) and C(drive_type), as far as they are known.
-  returned: always
+  returned: with O(connections)
   type: dict
   sample:
     robot1:
@@ -188,58 +253,49 @@ reauthorize:
   type: list
   elements: str
   sample: [robot2]
+path:
+  description: The vaulted file, with the playbook's folder prepended when O(path) was relative.
+  returned: with O(path)
+  type: str
+  sample: /srv/ansible/group_vars/all/onedrive.yml
+connections_changed:
+  description:
+    - For each connection whose stored fields changed (or would, in check mode), by name, the sorted names of
+      those fields.
+  returned: with O(path), once the module ran
+  type: dict
+  sample:
+    robot1: [access_token, access_token_expires_at, refresh_token, rotated_at, verified_at]
+connections_skipped:
+  description:
+    - The connections with a rotated token that was not stored, because another run stored a newer token for
+      them after this one read the file. The newer token stays.
+  returned: with O(path), once the module ran
+  type: list
+  elements: str
+  sample: []
+backup_file:
+  description: The copy of the file as it was, when O(backup) is true and the file was rewritten.
+  returned: when a backup was made
+  type: str
+  sample: /srv/ansible/group_vars/all/onedrive.yml.12345.2025-03-01@08:30:00~
 """
-
-import functools
-import typing as t
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.onedrive.connection.plugins.module_utils import scopes as scope_list
-from ansible_collections.onedrive.connection.plugins.module_utils.common import (
-    client_from_params,
-    connection_argument_spec,
-    endpoints_from_params,
-    run,
-    transport_from_params,
-)
-from ansible_collections.onedrive.connection.plugins.module_utils.endpoints import validate_client_id
-from ansible_collections.onedrive.connection.plugins.module_utils.errors import OneDriveError
-from ansible_collections.onedrive.connection.plugins.module_utils.rotation import (
-    SECRET_FIELDS,
-    Policy,
-    rotate_all,
-)
-from ansible_collections.onedrive.connection.plugins.module_utils.schedule import parse_duration, utcnow
-from ansible_collections.onedrive.connection.plugins.module_utils.verification import DEFAULT_REQUIRED_SCOPES
+from ansible_collections.onedrive.connection.plugins.module_utils import batch
+from ansible_collections.onedrive.connection.plugins.module_utils.common import run
+from ansible_collections.onedrive.connection.plugins.module_utils.rotation import SECRET_FIELDS
 
-STATUSES = ("rotated", "verified", "not_due", "skipped", "failed")
-# Keys of a stored connection that stand in for the module's options of the same name.
-RECORD_OPTIONS = ("client_id", "tenant", "cloud", "client_secret")
 # What Ansible shows in place of a value it must not show.
 HIDDEN = "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
-# Keys of a stored connection that are read as text.
-TEXT_FIELDS = (*RECORD_OPTIONS, "refresh_token", "access_token")
-
-
-def _checked(name: str, record: t.Any) -> dict:
-    """``record`` with its scopes split and checked; fails naming the first field of the wrong shape."""
-    if not isinstance(record, dict):
-        raise OneDriveError(f"connections.{name} must be a dictionary of the connection's fields.", "invalid_option")
-    for key in TEXT_FIELDS:
-        if record.get(key) is not None and not isinstance(record[key], str):
-            raise OneDriveError(
-                f"connections.{name}.{key} must be a string, not a {type(record[key]).__name__}.", "invalid_option"
-            )
-    scopes = record.get("scopes")
-    if not scopes:
-        return record
-    if not isinstance(scopes, (str, list)) or not all(isinstance(scope, str) for scope in scopes):
-        raise OneDriveError(f"connections.{name}.scopes must be a list of strings.", "invalid_option")
-    try:
-        return {**record, "scopes": scope_list.validate(scopes)}
-    except OneDriveError as exc:
-        raise OneDriveError(f"connections.{name}.{exc.msg}", exc.reason) from None
+VAULT_OPTIONS = dict(
+    path=dict(type="path"),
+    key=dict(type="str", default="onedrive_connections", no_log=False),
+    vault_id=dict(type="str"),
+    lock_timeout=dict(type="float", default=60),
+    backup=dict(type="bool", default=False),
+)
 
 
 def without_secrets(connections: dict) -> dict:
@@ -251,87 +307,34 @@ def without_secrets(connections: dict) -> dict:
     }
 
 
-def selected(connections: dict, names: list[str] | None) -> dict:
-    """The connections to work on, by name, each checked and with its scopes split."""
-    unknown = [name for name in names or () if name not in connections]
-    if unknown:
-        raise OneDriveError(
-            f"names lists {', '.join(unknown)}, which connections does not hold; it holds"
-            f" {', '.join(connections) or 'none'}.",
-            "invalid_option",
-        )
-    return {name: _checked(name, connections[name]) for name in (connections if names is None else names)}
-
-
 def rotate(module: AnsibleModule, connections: dict) -> dict:
-    params = module.params
-    if not 1 <= params["max_workers"] <= 64:
-        raise OneDriveError("max_workers must be between 1 and 64.", "invalid_option")
-    try:
-        rotate_after = parse_duration(params["rotate_after"])
-    except ValueError as exc:
-        raise OneDriveError(f"rotate_after: {exc}.", "invalid_option") from None
-    # Malformed options shared by every connection fail the run once, rather than each connection alike.
-    endpoints_from_params(params)
-    if params["client_id"]:
-        validate_client_id(params["client_id"])
-    connections = selected(connections, params["names"])
-    policy = Policy(
-        rotate_after=rotate_after,
-        force=params["force"],
-        check_not_due=params["check_not_due"],
-        check_mode=module.check_mode,
-        required_scopes=scope_list.unique(scope_list.split(params["required_scopes"])),
-        check_drive=params["check_drive"],
-    )
-
-    def make_client(record):
-        overrides = {key: record[key] for key in RECORD_OPTIONS if record.get(key)}
-        if not overrides.get("client_id", params["client_id"]):
-            raise OneDriveError("The connection has no client_id, and the client_id option is not set.", "invalid_option")
-        return client_from_params({**params, **overrides}, transport)
-
-    with transport_from_params(params, pool_size=params["max_workers"]) as transport:
-        outcomes = rotate_all(transport, connections, make_client, policy, utcnow(), params["max_workers"])
-
-    results = {name: outcome.summary() for name, outcome in outcomes.items()}
-    updates = {name: update for name, outcome in outcomes.items() if (update := outcome.update())}
-    statuses = {status: [name for name, outcome in outcomes.items() if outcome.status == status] for status in STATUSES}
-    reauthorize = [name for name, result in results.items() if result.get("needs_authorization")]
-    result = dict(
-        changed=bool(statuses["rotated"] or statuses["skipped"]),
-        connection_results=results,
-        updates=updates,
-        statuses=statuses,
-        reauthorize=reauthorize,
-    )
-    if statuses["failed"]:
-        failures = "; ".join(f"{name}: {results[name]['reason']}" for name in statuses["failed"])
-        module.fail_json(msg=f"{len(statuses['failed'])} of {len(outcomes)} connections failed ({failures}).", **result)
+    selected = batch.selected(connections, module.params["names"])
+    result, failure = batch.rotate(module.params, selected, module.check_mode)
+    if failure:
+        module.fail_json(msg=failure, **result)
     return result
 
 
 def main() -> None:
-    argument_spec = connection_argument_spec(
-        connections=dict(type="dict", required=True),
-        names=dict(type="list", elements="str"),
-        rotate_after=dict(type="str", default="0"),
-        force=dict(type="bool", default=False),
-        check_not_due=dict(type="bool", default=False),
-        required_scopes=dict(type="list", elements="str", default=list(DEFAULT_REQUIRED_SCOPES)),
-        check_drive=dict(type="bool", default=True),
-        max_workers=dict(type="int", default=32),
+    # The vault options are the action plugin's, which reads the file on the controller; they are here too
+    # so that the module documents and checks one set of options.
+    module = AnsibleModule(
+        argument_spec=dict(batch.argument_spec(), connections=dict(type="dict"), **VAULT_OPTIONS),
+        mutually_exclusive=[("connections", "path")],
+        required_one_of=[("connections", "path")],
+        supports_check_mode=True,
+        # Keeps the arguments, tokens included, out of the system log the module would write them to.
+        no_log=True,
     )
-    argument_spec["client_id"]["required"] = False
-    # no_log here keeps the arguments, tokens included, out of the system log the module would write them to.
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True, no_log=True)
+    if module.params["path"]:
+        module.fail_json(msg="path is read on the controller by the rotate_tokens action plugin, which did not run.")
     connections = module.params["connections"]
     # The tokens arrive inside a dictionary, which no_log cannot mark value by value. Adding each to
     # no_log_values would make every exit search every output string for every token, which takes longer than
     # the rotation itself from a few hundred connections on; the echo of the arguments holds a copy without
     # them instead, and nothing else the module returns holds a stored secret.
     module.params["connections"] = without_secrets(connections)
-    run(module, functools.partial(rotate, connections=connections))
+    run(module, lambda module: rotate(module, connections))
 
 
 if __name__ == "__main__":

@@ -26,7 +26,11 @@ requirements:
 extends_documentation_fragment:
   - onedrive.connection.connection
   - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.actiongroups
 attributes:
+  action_group:
+    support: full
+    membership: [onedrive.connection.onedrive]
   check_mode:
     support: partial
     details:

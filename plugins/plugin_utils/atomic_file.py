@@ -9,6 +9,7 @@ import glob
 import os
 import tempfile
 import time
+from collections.abc import Iterable
 
 _TEMPORARY_SUFFIX = ".partial"
 _LOCK_POLL_SECONDS = 0.05
@@ -67,8 +68,9 @@ def _remove_abandoned_temporaries(path: str) -> None:
             os.unlink(abandoned)
 
 
-def replace_atomically(path: str, content: bytes, mode: int) -> None:
-    """Make path hold content with the given mode, so that at every instant it holds the old or the new file.
+def replace_atomically(path: str, content: bytes | Iterable[bytes], mode: int) -> None:
+    """Make path hold content (bytes, or chunks of them) with the given mode, so that at every instant it holds
+    the old or the new file.
 
     The temporary file is created 0600 in path's own folder (a rename is only atomic within one file system),
     is flushed to disk before the rename, and the folder is flushed after it so the rename itself survives
@@ -78,7 +80,8 @@ def replace_atomically(path: str, content: bytes, mode: int) -> None:
     descriptor, temporary = tempfile.mkstemp(prefix=f".{name}.", suffix=_TEMPORARY_SUFFIX, dir=folder)
     try:
         with os.fdopen(descriptor, "wb") as handle:
-            handle.write(content)
+            for chunk in (content,) if isinstance(content, bytes) else content:
+                handle.write(chunk)
             handle.flush()
             os.fchmod(handle.fileno(), mode)
             os.fsync(handle.fileno())

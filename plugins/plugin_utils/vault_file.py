@@ -13,9 +13,9 @@ import time
 from collections.abc import Collection, Iterable, Mapping
 
 from ansible.errors import AnsibleError
-from ansible.parsing.vault import AnsibleVaultFormatError, is_encrypted, match_encrypt_secret, parse_vaulttext_envelope
+from ansible.parsing.vault import is_encrypted, match_encrypt_secret
 
-from ansible_collections.onedrive.connection.plugins.plugin_utils import vault_yaml
+from ansible_collections.onedrive.connection.plugins.plugin_utils import vault_stream, vault_yaml
 from ansible_collections.onedrive.connection.plugins.plugin_utils.atomic_file import (
     LockTimeout,
     exclusive_lock,
@@ -49,7 +49,8 @@ class Outcome:
 
 @dataclasses.dataclass(frozen=True)
 class _Plan:
-    existing: tuple[bytes, int] | None
+    existing_mode: int | None
+    """The permission bits of the file as it is, or None when it does not exist."""
     document: dict
     before: dict
     after: dict
@@ -69,7 +70,8 @@ class VaultConfigFile:
     """One vars file whose `key` maps connection names to their fields.
 
     With encryption `file` the whole file is one vault; with `inline` it is plain YAML in which every secret
-    field is a `!vault` value. Either way Ansible loads it with vars_files or include_vars.
+    field is a `!vault` value. Either way Ansible loads it with vars_files or include_vars. A mode of None
+    keeps an existing file's permission bits (and creates a new one 0600).
     """
 
     def __init__(
@@ -81,7 +83,7 @@ class VaultConfigFile:
         encryption: str = "file",
         secret_fields: Collection[str] = DEFAULT_SECRET_FIELDS,
         vault_id: str | None = None,
-        mode: int = 0o600,
+        mode: int | None = 0o600,
         lock_timeout: float = 60.0,
     ):
         if encryption not in ENCRYPTIONS:
@@ -96,6 +98,7 @@ class VaultConfigFile:
         self._vault_id = vault_id
         self._mode = mode
         self._lock_timeout = lock_timeout
+        self._loaded = None
 
     def update(
         self,
@@ -145,6 +148,53 @@ class VaultConfigFile:
             plan.changed, plan.changes, backup_file, self._diff(plan) if diff and plan.changed else [], plan.skipped
         )
 
+    def read(self) -> dict[str, dict]:
+        """The stored connections as plain data, inline `!vault` values decrypted; {} when the file does not exist."""
+        document, dummy, dummy = self._load()
+        connections = {}
+        for name, connection in self._connections(document).items():
+            if not isinstance(name, str):
+                raise VaultConfigError(f"{self.path}: connection name {name!r} under {self._key} is not text; quote it")
+            try:
+                connections[name] = {field: _plain(value) for field, value in connection.items()}
+            except vault_yaml.UndecryptableValue as exc:
+                raise VaultConfigError(f"{self.path}: a value of connection {name!r} {exc}") from None
+        return connections
+
+    def _file_mode(self, existing_mode: int | None) -> int:
+        if self._mode is not None:
+            return self._mode
+        return existing_mode if existing_mode is not None else 0o600
+
+    def _load(self) -> tuple[dict, bool, int | None]:
+        """The file's document, whether it is encrypted as a whole, and its permission bits (None: no file).
+
+        A file replaced since the last load has another inode, and one changed in place another change time:
+        a file with the same ones is the one already parsed, which a vault of thousands of connections spares
+        decrypting and parsing again (both cost more memory than the data itself).
+        """
+        try:
+            handle = open(self._target, "rb")
+        except FileNotFoundError:
+            return {}, False, None
+        with handle:
+            info = os.fstat(handle.fileno())
+            identity = (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
+            if self._loaded is not None and self._loaded[0] == identity:
+                return self._loaded[1]
+            # Only the header: is_encrypted copies its whole argument twice over, as text and back.
+            whole_file = is_encrypted(handle.read(64))
+            handle.seek(0)
+            if whole_file and self._encryption == "inline":
+                raise VaultConfigError(
+                    f"{self.path} is encrypted as a whole, and inline encryption would write its other content in "
+                    "plain text: keep encryption=file, or decrypt the file first with ansible-vault decrypt"
+                )
+            content = self._decrypt(handle) if whole_file else handle.read()
+        loaded = self._parse(content), whole_file, info.st_mode & 0o7777
+        self._loaded = identity, loaded
+        return loaded
+
     def _encrypting_secret(self):
         secrets = self._vault.secrets or []
         if not secrets:
@@ -164,8 +214,7 @@ class VaultConfigFile:
             raise VaultConfigError(f"vault id {wanted!r} is not loaded (loaded: {', '.join(loaded)})") from None
 
     def _plan(self, updates, removals, expect) -> _Plan:
-        existing = read_existing(self._target)
-        document, whole_file = self._parse(existing)
+        document, whole_file, existing_mode = self._load()
         before = self._connections(document)
         try:
             skipped = unmet(before, expect)
@@ -180,9 +229,9 @@ class VaultConfigFile:
         for name, fields in encrypt.items():
             self._require_text(after[name], name, fields)
             changes[name] = sorted({*changes.get(name, ()), *fields}, key=str)
-        converts = existing is not None and self._encryption == "file" and not whole_file
+        converts = existing_mode is not None and self._encryption == "file" and not whole_file
         return _Plan(
-            existing=existing,
+            existing_mode=existing_mode,
             document={**document, self._key: after} if changes else document,
             before=before,
             after=after,
@@ -190,21 +239,10 @@ class VaultConfigFile:
             skipped=skipped,
             encrypt=encrypt,
             rewrite=bool(changes) or converts,
-            chmod=existing is not None and existing[1] != self._mode,
+            chmod=existing_mode is not None and self._mode is not None and existing_mode != self._mode,
         )
 
-    def _parse(self, existing) -> tuple[dict, bool]:
-        if existing is None:
-            return {}, False
-        content = existing[0]
-        whole_file = is_encrypted(content)
-        if whole_file:
-            if self._encryption == "inline":
-                raise VaultConfigError(
-                    f"{self.path} is encrypted as a whole, and inline encryption would write its other content in "
-                    "plain text: keep encryption=file, or decrypt the file first with ansible-vault decrypt"
-                )
-            content = self._decrypt(content)
+    def _parse(self, content: bytes) -> dict:
         try:
             document = vault_yaml.load(content.decode("utf-8"), self._vault)
         except UnicodeDecodeError:
@@ -212,22 +250,25 @@ class VaultConfigFile:
         except vault_yaml.InvalidYaml as exc:
             raise VaultConfigError(f"{self.path} {exc}") from None
         if document is None:
-            return {}, whole_file
+            return {}
         if not isinstance(document, dict):
             raise VaultConfigError(f"{self.path} does not hold a mapping of variables at the top level")
-        return document, whole_file
+        return document
 
-    def _decrypt(self, content: bytes) -> bytes:
+    def _decrypt(self, handle) -> bytes:
+        if not self._vault.secrets:
+            raise VaultConfigError(f"{self.path} is encrypted and {NO_SECRET_LOADED}")
         try:
-            return self._vault.decrypt(content)
-        except AnsibleVaultFormatError:
+            return vault_stream.decrypt(handle, self._vault.secrets)
+        except vault_stream.MissingCryptography as exc:
+            raise VaultConfigError(str(exc)) from None
+        except vault_stream.VaultFormatError:
             raise VaultConfigError(f"{self.path} is damaged: it starts like an ansible-vault file but is not one") from None
-        except AnsibleError:
-            label = parse_vaulttext_envelope(content)[3]
+        except vault_stream.NoSecretOpens as exc:
             loaded = ", ".join(dict.fromkeys(vault_id for vault_id, dummy in self._vault.secrets))
             raise VaultConfigError(
                 f"{self.path} cannot be decrypted with the loaded vault secrets: a wrong password, a vault id that is "
-                f"not loaded, or damaged content (the file names vault id {label!r}; loaded: {loaded})"
+                f"not loaded, or damaged content (the file names vault id {exc.vault_id!r}; loaded: {loaded})"
             ) from None
 
     def _connections(self, document: dict) -> dict:
@@ -258,12 +299,16 @@ class VaultConfigFile:
                 }
             content = vault_yaml.dump({**plan.document, self._key: connections}).encode("utf-8")
         else:
-            content = self._vault.encrypt(vault_yaml.dump(plan.document), secret, vault_id=vault_id)
+            try:
+                content = vault_stream.encrypt(vault_yaml.dump(plan.document).encode("utf-8"), secret, vault_id)
+            except vault_stream.MissingCryptography as exc:
+                raise VaultConfigError(str(exc)) from None
         backup_file = None
-        if backup and plan.existing is not None:
+        if backup and plan.existing_mode is not None:
             backup_file = f"{self._target}.{os.getpid()}.{time.strftime('%Y-%m-%d@%H:%M:%S~')}"
-            replace_atomically(backup_file, *plan.existing)
-        replace_atomically(self._target, content, self._mode)
+            # Read again under the writers' lock, which every writer holds while it replaces the file.
+            replace_atomically(backup_file, *read_existing(self._target))
+        replace_atomically(self._target, content, self._file_mode(plan.existing_mode))
         return backup_file
 
     def _diff(self, plan: _Plan) -> list[dict]:
@@ -284,7 +329,23 @@ class VaultConfigFile:
             diffs.append({
                 "before_header": self.path,
                 "after_header": self.path,
-                "before": {"mode": f"{plan.existing[1]:04o}"},
-                "after": {"mode": f"{self._mode:04o}"},
+                "before": {"mode": f"{plan.existing_mode:04o}"},
+                "after": {"mode": f"{self._file_mode(plan.existing_mode):04o}"},
             })
         return diffs
+
+
+def encryption_of(path: str) -> str:
+    """How an existing file is encrypted: "file" as a whole, or else "inline" (value by value, if at all)."""
+    with open(path, "rb") as handle:
+        return "file" if is_encrypted(handle.read(64)) else "inline"
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, vault_yaml.VaultValue):
+        return value.plaintext()
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    return value

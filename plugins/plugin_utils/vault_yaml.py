@@ -3,7 +3,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Hashable
+
 import yaml
+from yaml.composer import Composer
+from yaml.constructor import ConstructorError
+from yaml.events import MappingEndEvent, MappingStartEvent, StreamEndEvent
 
 from ansible.errors import AnsibleError
 
@@ -53,7 +58,8 @@ class VaultValue:
         return "VaultValue(<encrypted>)"
 
 
-class _Loader(_BaseLoader):
+class _Loader(_BaseLoader, Composer):
+    # Composer's methods compose one value at a time (the C parser composes only whole documents).
     vault = None
 
     def construct_vault(self, node):
@@ -89,10 +95,28 @@ _Dumper.add_representer(str, _Dumper.represent_text)
 
 def load(text: str, vault) -> object:
     """Parse text; `!vault` values become VaultValue objects that decrypt with vault when asked."""
+    try:
+        return _load(text, vault, streamed=True)
+    except _Unstreamable:
+        return _load(text, vault, streamed=False)
+
+
+def _load(text: str, vault, streamed: bool) -> object:
     loader = _Loader(text)
     loader.vault = vault
+    loader.anchors = {}
     try:
-        return loader.get_single_data()
+        if not streamed:
+            return loader.get_single_data()
+        loader.get_event()  # the stream's start
+        if loader.check_event(StreamEndEvent):
+            return None
+        loader.get_event()  # the document's start
+        data = _value(loader, _STREAMED_LEVELS)
+        loader.get_event()  # the document's end
+        if not loader.check_event(StreamEndEvent):
+            raise InvalidYaml("is not valid YAML (it holds more than one document)")
+        return data
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f" (problem at line {mark.line + 1}, column {mark.column + 1})" if mark else ""
@@ -101,6 +125,42 @@ def load(text: str, vault) -> object:
         raise InvalidYaml("is not valid YAML") from None
     finally:
         loader.dispose()
+
+
+# A vars file's variables, and the connections of one of them: the mappings whose values are built one at a
+# time. Composing the whole document first, as PyYAML does, takes several times the memory of the data.
+_STREAMED_LEVELS = 2
+_MERGE = "tag:yaml.org,2002:merge"
+
+
+class _Unstreamable(Exception):
+    """A construct (a merge key) whose meaning depends on the whole mapping: the document is loaded whole."""
+
+
+def _value(loader: _Loader, levels: int) -> object:
+    event = loader.peek_event()
+    if levels and isinstance(event, MappingStartEvent) and event.tag is None and event.anchor is None:
+        loader.get_event()
+        mapping = {}
+        while not loader.check_event(MappingEndEvent):
+            key_node = loader.compose_node(None, None)
+            if key_node.tag == _MERGE:
+                raise _Unstreamable
+            key = _constructed(loader, key_node)
+            if not isinstance(key, Hashable):
+                raise ConstructorError("while constructing a mapping", event.start_mark, "found unhashable key",
+                                       key_node.start_mark)
+            mapping[key] = _value(loader, levels - 1)
+        loader.get_event()
+        return mapping
+    return _constructed(loader, loader.compose_node(None, None))
+
+
+def _constructed(loader: _Loader, node) -> object:
+    data = loader.construct_object(node, deep=True)
+    loader.constructed_objects.clear()
+    loader.recursive_objects.clear()
+    return data
 
 
 def dump(data: object) -> str:

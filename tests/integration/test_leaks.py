@@ -111,6 +111,10 @@ class Scenarios:
         connections = {name: {"client_id": PUBLIC_APP, "refresh_token": self._refresh_token()} for name in ("one", "two")}
         return self._with_vault(**self._endpoints(vault_path=str(self._vaulted("rotate", connections))))
 
+    def rotate_tokens__rotate_vault(self):
+        connections = {name: {"client_id": PUBLIC_APP, "refresh_token": self._refresh_token()} for name in ("one", "two")}
+        return self._with_vault(**self._endpoints(vault_path=str(self._vaulted("rotate-vault", connections))))
+
     def vault_config__write(self):
         values = {"client_id": PUBLIC_APP, "refresh_token": self._refresh_token(),
                   "client_secret": self._made_up("cs~leak-test-client-SECRET")}

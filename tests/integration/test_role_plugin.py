@@ -87,5 +87,5 @@ def test_a_connection_missing_from_the_vault_is_a_clear_error(collection_playboo
         extra_vars=dict(onedrive_plugin_config_path=str(tmp_path / "p.json"), onedrive_connection="nope"),
     )
     assert run.rc != 0
-    assert "holds no connection nope with a refresh token" in run.output
+    assert "holds no connection nope under onedrive_connections" in run.output
     assert not (tmp_path / "p.json").exists()

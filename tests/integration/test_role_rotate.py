@@ -38,7 +38,7 @@ def test_only_due_connections_rotate_and_a_rerun_changes_nothing(emulator, colle
     emulator.clear_log()
 
     run = collection_playbook("rotate")
-    assert (run.rc, run.changed) == (0, 2), run.output
+    assert (run.rc, run.changed) == (0, 1), run.output
     assert "old: rotated (adele@contoso.onmicrosoft.com)" in run.output and "fresh: not_due" in run.output
     assert emulator.log()["counts"] == {"token": 1, "batch": 1}
     after = collection_playbook.read()["onedrive_connections"]
@@ -62,7 +62,9 @@ def test_a_revoked_connection_fails_the_run_by_name_while_the_others_rotate(emul
     run = collection_playbook("rotate")
     assert run.rc != 0
     assert "gone needs a new sign-in (token_revoked)" in run.output
-    assert "ansible-playbook onedrive.connection.bootstrap --ask-vault-pass -e onedrive_connection=gone" in run.output
+    command = f"ansible-playbook onedrive.connection.bootstrap --ask-vault-pass -e onedrive_vault_file={collection_playbook.vault}"
+    assert command in run.output
+    assert f"-e onedrive_connection=gone -e onedrive_client_id={PUBLIC_APP} -e onedrive_force_authorize=true" in run.output
     after = collection_playbook.read()["onedrive_connections"]
     for name in ("one", "two"):
         assert after[name]["refresh_token"] != before[name]["refresh_token"]

@@ -45,6 +45,10 @@ class EmulatorClient:
         self._call("POST", "fault", {"endpoint": endpoint, "kind": kind, "count": count, "status": status,
                                      "retry_after": retry_after, "delay": delay})
 
+    def pending_faults(self) -> int:
+        """How many requests the injected faults still apply to."""
+        return self._call("GET", "fault")["pending"]
+
     def latency(self, seconds: float) -> None:
         self._call("POST", "latency", {"seconds": seconds})
 

@@ -2,6 +2,7 @@
 
     POST   /_emulator/reset                                  restore the default state
     POST   /_emulator/fault    {endpoint, kind, count, status, retry_after, delay}
+    GET    /_emulator/fault                                  -> {pending: n}
     POST   /_emulator/latency  {seconds}
     POST   /_emulator/revoke   {user}                        -> {revoked: n}
     POST   /_emulator/clock    {advance}                     -> {now}
@@ -35,6 +36,10 @@ def _fault(emu: Emulator, args: dict) -> dict:
     emu.faults.add(args["endpoint"], args["kind"], args.get("count", 1), args.get("status"),
                    args.get("retry_after"), args.get("delay"))
     return {}
+
+
+def _pending_faults(emu: Emulator, args: dict) -> dict:
+    return {"pending": emu.faults.pending()}
 
 
 def _latency(emu: Emulator, args: dict) -> dict:
@@ -96,6 +101,7 @@ def _grant(emu: Emulator, args: dict) -> dict:
 ACTIONS: dict[tuple[str, str], Callable[[Emulator, dict], dict]] = {
     ("POST", "reset"): _reset,
     ("POST", "fault"): _fault,
+    ("GET", "fault"): _pending_faults,
     ("POST", "latency"): _latency,
     ("POST", "revoke"): _revoke,
     ("POST", "clock"): _clock,

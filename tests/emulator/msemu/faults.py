@@ -72,6 +72,11 @@ class Faults:
         with self._lock:
             self._faults.append(fault)
 
+    def pending(self) -> int:
+        """How many requests the faults still aim at: a test sees a request arrive by its fault being used up."""
+        with self._lock:
+            return sum(fault.remaining for fault in self._faults)
+
     def take(self, endpoint: str, group: str | None) -> Fault | None:
         """Use up one request of the oldest fault aimed at this endpoint, its group, or everything.
         Sub-requests of a $batch pass group=None: only faults naming them exactly apply."""

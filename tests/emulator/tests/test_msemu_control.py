@@ -29,6 +29,17 @@ def test_status_fault_on_token_is_microsoft_shaped_and_counted(proto, emulator, 
     assert proto.refresh(tokens["refresh_token"]).status_code == 200
 
 
+def test_pending_faults_count_down_as_their_requests_arrive(proto, emulator):
+    tokens = _refresh_token(emulator, proto)
+    emulator.fault("token", "status", count=2)
+    emulator.fault("me", "status")
+    assert emulator.pending_faults() == 3
+    proto.refresh(tokens["refresh_token"])
+    assert emulator.pending_faults() == 2
+    emulator.reset()
+    assert emulator.pending_faults() == 0
+
+
 @pytest.mark.parametrize(("status", "error"), [(500, "server_error"), (503, "temporarily_unavailable"),
                                                (504, "temporarily_unavailable")])
 def test_server_error_faults_on_login(proto, emulator, login_error, status, error):

@@ -10,8 +10,12 @@ import time
 import pytest
 import yaml
 
-from ansible_collections.onedrive.connection.plugins.plugin_utils import vault_yaml
-from ansible_collections.onedrive.connection.plugins.plugin_utils.vault_file import VaultConfigError, VaultConfigFile
+from ansible_collections.onedrive.connection.plugins.plugin_utils import vault_stream, vault_yaml
+from ansible_collections.onedrive.connection.plugins.plugin_utils.vault_file import (
+    VaultConfigError,
+    VaultConfigFile,
+    encryption_of,
+)
 
 ROBOT = {"client_id": "11111111-2222-3333-4444-555555555555", "tenant": "common", "refresh_token": "rt-one-SECRET"}
 
@@ -64,8 +68,8 @@ def test_many_connections_are_updated_and_removed_in_one_write(tmp_path, vault, 
     path = tmp_path / "vault.yml"
     VaultConfigFile(str(path), vault).update({f"r{i}": {"n": i} for i in range(5)})
     encryptions = []
-    original = vault.encrypt
-    monkeypatch.setattr(vault, "encrypt", lambda *a, **k: encryptions.append(1) or original(*a, **k))
+    original = vault_stream.encrypt
+    monkeypatch.setattr(vault_stream, "encrypt", lambda *a, **k: encryptions.append(1) or original(*a, **k))
     outcome = VaultConfigFile(str(path), vault).update({f"r{i}": {"n": i + 10} for i in range(3)}, ["r4"])
     assert outcome.fields_changed == {"r0": ["n"], "r1": ["n"], "r2": ["n"], "r4": ["n"]}
     assert len(encryptions) == 1
@@ -351,3 +355,39 @@ def test_a_writer_killed_at_random_moments_always_leaves_a_whole_file(tmp_path, 
     assert mid_write, "some kills landed while a new version was being written"
     VaultConfigFile(str(path), vault).update(_version(serial + 1))
     assert sorted(os.listdir(tmp_path)) == [".vault.yml.lock", "vault.yml"]
+
+
+def test_read_gives_plain_connections_with_inline_values_decrypted(tmp_path, vault):
+    path = tmp_path / "vault.yml"
+    VaultConfigFile(str(path), vault, encryption="inline").update({"robot": {**ROBOT, "scopes": ["User.Read"]}})
+    assert b"rt-one-SECRET" not in path.read_bytes()
+    assert VaultConfigFile(str(path), vault).read() == {"robot": {**ROBOT, "scopes": ["User.Read"]}}
+    assert VaultConfigFile(str(tmp_path / "absent.yml"), vault).read() == {}
+
+
+def test_read_refuses_a_connection_name_that_is_not_text(tmp_path, vault):
+    path = tmp_path / "vault.yml"
+    path.write_bytes(vault.encrypt(yaml.safe_dump({"onedrive_connections": {2024: ROBOT}})))
+    with pytest.raises(VaultConfigError, match="connection name 2024 .* is not text; quote it"):
+        VaultConfigFile(str(path), vault).read()
+
+
+@pytest.mark.parametrize("encryption", ["file", "inline"])
+def test_no_mode_keeps_the_files_permissions_and_encryption_of_tells_the_style(tmp_path, vault, encryption):
+    path = tmp_path / "vault.yml"
+    VaultConfigFile(str(path), vault, encryption=encryption).update({"robot": ROBOT})
+    assert encryption_of(str(path)) == encryption
+    path.chmod(0o640)
+    outcome = VaultConfigFile(str(path), vault, encryption=encryption, mode=None).update({"robot": {"tenant": "x"}})
+    assert outcome.changed and stat.S_IMODE(path.stat().st_mode) == 0o640
+    assert encryption_of(str(path)) == encryption
+    fresh = tmp_path / "fresh.yml"
+    VaultConfigFile(str(fresh), vault, mode=None).update({"robot": ROBOT})
+    assert stat.S_IMODE(fresh.stat().st_mode) == 0o600
+
+
+def test_no_secret_loaded_is_said_before_reading_an_encrypted_file(tmp_path, vault, make_vault):
+    path = tmp_path / "vault.yml"
+    VaultConfigFile(str(path), vault).update({"robot": ROBOT})
+    with pytest.raises(VaultConfigError, match="is encrypted and no vault secret is loaded"):
+        VaultConfigFile(str(path), make_vault()).read()

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -68,3 +69,32 @@ def test_invalid_yaml_names_the_position_but_never_the_text():
 def test_unknown_tags_are_refused():
     with pytest.raises(InvalidYaml, match="line 1"):
         vault_yaml.load("a: !python/object:os.system x\n", vault=None)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.dictionaries(st.text(max_size=10), st.dictionaries(st.text(max_size=10), _data, max_size=4), max_size=4),
+       st.sampled_from([{}, {"default_flow_style": True}, {"default_flow_style": None}]))
+def test_loading_a_value_at_a_time_gives_what_pyyaml_gives(data, style):
+    text = yaml.dump(data, Dumper=yaml.SafeDumper, **style)
+    assert vault_yaml.load(text, vault=None) == yaml.safe_load(text) == data
+
+
+@pytest.mark.parametrize("text", [
+    "base: &b {x: 1}\nconnections:\n  one: *b\n  two: {<<: *b, y: 2}\n",
+    "connections:\n  <<: {x: 1}\n  y: 2\n",
+    "<<: {a: 1}\nb: 2\n",
+    "[1, 2]\n",
+    "just text\n",
+    "",
+    "a: !!map {b: 1}\nc: &anchor {d: [1, 2]}\ne: *anchor\n",
+    "? [unhashable]\n: 1\n",
+    "a: 1\n---\nb: 2\n",
+])
+def test_anchors_merge_keys_and_other_shapes_load_as_pyyaml_loads_them(text):
+    try:
+        expected = yaml.safe_load(text)
+    except yaml.YAMLError:
+        with pytest.raises(InvalidYaml):
+            vault_yaml.load(text, vault=None)
+        return
+    assert vault_yaml.load(text, vault=None) == expected
