@@ -107,23 +107,26 @@ def rotate(params: t.Mapping[str, t.Any], connections: dict, check_mode: bool) -
             raise OneDriveError("The connection has no client_id, and the client_id option is not set.", "invalid_option")
         return client_from_params({**params, **overrides}, transport)
 
+    def keep(outcome):
+        return outcome.status, outcome.summary(), outcome.update()
+
     with transport_from_params(params, pool_size=params["max_workers"]) as transport:
-        outcomes = rotate_all(transport, connections, make_client, policy, utcnow(), params["max_workers"])
+        kept = rotate_all(transport, connections, make_client, policy, utcnow(), params["max_workers"], keep)
 
     results = {
-        name: {"client_id": connections[name].get("client_id") or params["client_id"], **outcome.summary()}
-        for name, outcome in outcomes.items()
+        name: {"client_id": connections[name].get("client_id") or params["client_id"], **summary}
+        for name, (dummy, summary, dummy) in kept.items()
     }
-    statuses = {status: [name for name, outcome in outcomes.items() if outcome.status == status] for status in STATUSES}
+    statuses = {status: [name for name, (got, dummy, dummy) in kept.items() if got == status] for status in STATUSES}
     result = dict(
         changed=bool(statuses["rotated"] or statuses["skipped"]),
         connection_results=results,
-        updates={name: update for name, outcome in outcomes.items() if (update := outcome.update())},
+        updates={name: update for name, (dummy, dummy, update) in kept.items() if update},
         statuses=statuses,
         reauthorize=[name for name, summary in results.items() if summary.get("needs_authorization")],
     )
     failure = None
     if statuses["failed"]:
         reasons = "; ".join(f"{name}: {results[name]['reason']}" for name in statuses["failed"])
-        failure = f"{len(statuses['failed'])} of {len(outcomes)} connections failed ({reasons})."
+        failure = f"{len(statuses['failed'])} of {len(kept)} connections failed ({reasons})."
     return result, failure

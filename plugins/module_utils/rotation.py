@@ -158,16 +158,22 @@ def rotate_all(
     policy: Policy,
     now: datetime.datetime,
     max_workers: int,
-) -> dict[str, Outcome]:
-    """Check every connection, ``max_workers`` at a time; the results keep the connections' order."""
+    keep: t.Callable[[Outcome], t.Any] = lambda outcome: outcome,
+) -> dict[str, t.Any]:
+    """Check every connection, ``max_workers`` at a time; the results keep the connections' order.
 
-    def one(record: t.Mapping[str, t.Any]) -> Outcome:
+    Each result is what ``keep`` makes of the connection's Outcome, as soon as it is known: a caller that keeps
+    only what it returns does not hold every answer (tokens, claims, user and drive) of thousands at once.
+    """
+
+    def one(record: t.Mapping[str, t.Any]) -> t.Any:
         try:
             step = plan(record, now, policy)
             client = make_client(record) if step != NOT_DUE else None
-            return rotate_one(transport, client, record, step, policy)
+            outcome = rotate_one(transport, client, record, step, policy)
         except OneDriveError as exc:
-            return Outcome("failed", error=exc)
+            outcome = Outcome("failed", error=exc)
+        return keep(outcome)
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=max_workers) as pool:
         futures = {name: pool.submit(one, record) for name, record in connections.items()}

@@ -3,12 +3,20 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Hashable
 
 import yaml
 from yaml.composer import Composer
 from yaml.constructor import ConstructorError
-from yaml.events import MappingEndEvent, MappingStartEvent, StreamEndEvent
+from yaml.events import (
+    DocumentEndEvent,
+    DocumentStartEvent,
+    MappingEndEvent,
+    MappingStartEvent,
+    StreamEndEvent,
+)
+from yaml.serializer import Serializer
 
 from ansible.errors import AnsibleError
 
@@ -79,7 +87,9 @@ _Loader.add_constructor("!vault-encrypted", _Loader.construct_vault)
 _Loader.add_constructor("!unsafe", _Loader.construct_unsafe)
 
 
-class _Dumper(_BaseDumper):
+class _Dumper(_BaseDumper, Serializer):
+    # Serializer's methods write one value at a time (the C emitter serializes only whole documents).
+
     def represent_vault(self, data: VaultValue):
         return self.represent_scalar("!vault", data.ciphertext, style="|")
 
@@ -164,11 +174,42 @@ def _constructed(loader: _Loader, node) -> object:
 
 
 def dump(data: object) -> str:
-    return yaml.dump(
-        data,
-        Dumper=_Dumper,
-        default_flow_style=False,
-        sort_keys=False,
-        allow_unicode=True,
-        width=1 << 16,  # long values on one line: no folding that makes diffs noisy
-    )
+    """YAML text for data, as yaml.dump with the options below writes it; the top two levels of mappings are
+    represented a value at a time, for the memory reason load gives."""
+    if not isinstance(data, dict):
+        return yaml.dump(data, Dumper=_Dumper, **_DUMP_OPTIONS)
+    stream = io.StringIO()
+    dumper = _Dumper(stream, **_DUMP_OPTIONS)
+    dumper.anchors, dumper.serialized_nodes = {}, {}
+    try:
+        dumper.open()
+        dumper.emit(DocumentStartEvent(explicit=False))
+        _emit(dumper, data, _STREAMED_LEVELS)
+        dumper.emit(DocumentEndEvent(explicit=False))
+        dumper.close()
+    finally:
+        dumper.dispose()
+    return stream.getvalue()
+
+
+_DUMP_OPTIONS = dict(
+    default_flow_style=False,
+    sort_keys=False,
+    allow_unicode=True,
+    width=1 << 16,  # long values on one line: no folding that makes diffs noisy
+)
+
+
+def _emit(dumper: _Dumper, value: object, levels: int) -> None:
+    if levels and isinstance(value, dict):
+        dumper.emit(MappingStartEvent(anchor=None, tag=None, implicit=True, flow_style=False))
+        for key, item in value.items():
+            _emit(dumper, key, 0)
+            _emit(dumper, item, levels - 1)
+        dumper.emit(MappingEndEvent())
+        return
+    node = dumper.represent_data(value)
+    dumper.anchor_node(node)
+    dumper.serialize_node(node, None, None)
+    dumper.represented_objects, dumper.object_keeper, dumper.alias_key = {}, [], None
+    dumper.anchors, dumper.serialized_nodes = {}, {}

@@ -98,3 +98,10 @@ def test_anchors_merge_keys_and_other_shapes_load_as_pyyaml_loads_them(text):
             vault_yaml.load(text, vault=None)
         return
     assert vault_yaml.load(text, vault=None) == expected
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.dictionaries(st.text(max_size=10), st.dictionaries(st.text(max_size=10), _data, max_size=4) | _data, max_size=4))
+def test_dumping_a_value_at_a_time_writes_what_pyyaml_writes(data):
+    whole = yaml.dump(data, Dumper=vault_yaml._Dumper, **vault_yaml._DUMP_OPTIONS)
+    assert vault_yaml.dump(data) == whole
