@@ -1,11 +1,12 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Action plugin for onedrive.connection.rotate_tokens.
 
-Given ``connections``, the module runs on the task's host as any module does. Given ``path``, the whole
-rotation runs here on the controller, where the vaulted file and the play's vault secrets are: the file is
-read, the connections rotated, and what changed written back in one compare-and-set write. The decrypted
-records never become Ansible variables, module arguments or a module payload on disk, and the result holds no
-token, so the task needs no ``no_log``.
+Given ``connections``, the module runs on the task's host as any module does. Given ``path``, the vaulted file
+is read here on the controller, where the play's vault secrets are, and what changed is written back in one
+compare-and-set write; the result holds no token, so the task needs no ``no_log``. The requests still come
+from the task's host: the module runs there with the records, unless that host is the controller itself
+(a local connection), where the rotation runs in this process, and the decrypted records never become
+Ansible variables, module arguments or a module payload on disk.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from ansible_collections.onedrive.connection.plugins.plugin_utils.vault_file imp
     encryption_of,
 )
 
+MODULE = "onedrive.connection.rotate_tokens"
 # The options only path mode reads; given without path, the module would refuse them.
 VAULT_OPTIONS = dict(
     path=dict(type="path", required=True),
@@ -63,14 +65,21 @@ class ActionModule(ActionBase):
         result["invocation"] = {"module_args": {
             name: HIDDEN if spec[name].get("no_log") and value is not None else value for name, value in params.items()
         }}
-        if not HAS_REQUESTS:
+        on_controller = self._connection.transport == "local"
+        if on_controller and not HAS_REQUESTS:
             return _failed(result, missing_required_lib("requests"))
         path = result["path"] = os.path.join(self._loader.get_basedir(), params["path"])
         try:
             vault_file = self._vault_file(path, params)
             stored = vault_file.read()
             _require_known(stored, params["names"], path, params["key"])
-            answer, failure = batch.rotate(params, batch.selected(stored, params["names"]), self._task.check_mode)
+            if on_controller:
+                answer, failure = batch.rotate(params, batch.selected(stored, params["names"]), self._task.check_mode)
+            else:
+                answer, failure = self._rotate_on_host(stored, params["names"], task_vars)
+        except _ModuleFailed as exc:
+            result.update(exc.answer)
+            return result
         except VaultConfigError as exc:
             return _failed(result, str(exc))
         except OSError as exc:
@@ -86,6 +95,16 @@ class ActionModule(ActionBase):
         if updates:
             self._store(result, vault_file, updates, stored)
         return result
+
+    def _rotate_on_host(self, stored: dict, names: list[str] | None, task_vars: dict) -> tuple[dict, str | None]:
+        module_args = {name: value for name, value in self._task.args.items() if name not in VAULT_OPTIONS}
+        module_args.pop("names", None)
+        module_args["connections"] = stored if names is None else {name: stored[name] for name in names}
+        answer = self._execute_module(module_name=MODULE, module_args=module_args, task_vars=task_vars)
+        answer.pop("invocation", None)  # the records, masked: this task's own options are echoed instead
+        if "connection_results" not in answer:
+            raise _ModuleFailed(answer)
+        return answer, answer.pop("msg", None) if answer.pop("failed", False) else None
 
     def _vault_file(self, path: str, params: dict) -> VaultConfigFile:
         if not os.path.exists(path):
@@ -132,6 +151,14 @@ class ActionModule(ActionBase):
             result["backup_file"] = outcome.backup_file
         if outcome.diff:
             result["diff"] = outcome.diff
+
+
+class _ModuleFailed(Exception):
+    """The module could not rotate at all (it lacks requests, or an option is wrong): its answer is the result."""
+
+    def __init__(self, answer: dict):
+        super().__init__(answer.get("msg"))
+        self.answer = answer
 
 
 def _require_known(stored: dict, names: list[str] | None, path: str, key: str) -> None:

@@ -13,11 +13,13 @@ description:
     rotation is due, redeems its refresh token once and verifies the new access token against Microsoft Graph,
     as M(onedrive.connection.verify) does; a bounded number of connections at a time, over shared HTTP
     connections, so each connection costs two requests.
-  - With O(path), the connections come from an ansible-vault encrypted file, as
+  - With O(path), the connections come from an ansible-vault encrypted file on the controller, as
     M(onedrive.connection.vault_config) keeps them, and what changed goes back into it in one write, even
-    when some connections fail. The whole rotation then runs on the controller, where the file and the play's
-    vault secrets are, whatever host the task targets; the decrypted connections never become Ansible
-    variables or module arguments, and nothing returned holds a token, so the task needs no C(no_log).
+    when some connections fail. Nothing returned holds a token, so the task needs no C(no_log).
+  - The requests come from the task's host, as with any module. When that host is the controller itself (a
+    local connection, as for C(localhost)), the rotation runs in the action plugin, and the decrypted
+    connections never become Ansible variables, module arguments or a module file on disk, which keeps
+    memory and time low with thousands of them.
   - With O(connections), it returns, per connection, what happened (RV(connection_results), without secrets)
     and what to store (RV(updates), with the rotated tokens). B(Always store) RV(updates) with the
     O(onedrive.connection.vault_config#module:connections) option of M(onedrive.connection.vault_config),
@@ -27,7 +29,7 @@ description:
     all were tried.
 author: onedrive.connection maintainers (@onedrive-connection)
 requirements:
-  - requests (on the controller too, with O(path))
+  - requests
 extends_documentation_fragment:
   - onedrive.connection.connection
   - ansible.builtin.action_common_attributes

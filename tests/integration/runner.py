@@ -66,6 +66,7 @@ class Runner:
         env.update(
             ANSIBLE_COLLECTIONS_PATH=COLLECTIONS_PATH,
             ANSIBLE_CALLBACK_PLUGINS=str(HERE / "callback_plugins"),
+            ANSIBLE_CONNECTION_PLUGINS=str(HERE / "connection_plugins"),
             ANSIBLE_CALLBACKS_ENABLED="record_results",
             ANSIBLE_LOCAL_TEMP=str(folder / "ansible-tmp"),
             ANSIBLE_REMOTE_TEMP=str(folder / "ansible-tmp"),

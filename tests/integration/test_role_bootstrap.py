@@ -7,6 +7,8 @@ import re
 ADELE = "adele@contoso.onmicrosoft.com"
 SIGN_IN_URL = re.compile(r"https://127\.0\.0\.1:\d+/common/oauth2/v2\.0/authorize\?[^\s\"'\\]+")
 PROMPT = "Paste the address-bar URL"
+CONFIDENTIAL_APP = "8c2a9f4e-6b1d-4f3a-9e2c-7d5b0a1c3e22"
+CONFIDENTIAL_SECRET = "emu-secret-8c2a9f4e-value"  # the emulator's fixture
 
 
 def sign_in_url(output):
@@ -94,3 +96,22 @@ def test_a_graph_outage_after_redeeming_keeps_the_new_token(emulator, collection
     again = collection_playbook("bootstrap")
     assert again.rc == 0, again.output
     assert "Connection robot1 works" in again.output and PROMPT not in again.output
+
+
+def test_a_web_app_s_secret_is_stored_with_its_token_and_rotation_uses_it(emulator, collection_playbook):
+    web_app = dict(onedrive_client_id=CONFIDENTIAL_APP, onedrive_client_secret=CONFIDENTIAL_SECRET)
+    first = collection_playbook("bootstrap", extra_vars=web_app)
+    address_bar = emulator.sign_in(sign_in_url(first.output), ADELE)
+    second = collection_playbook("bootstrap", extra_vars=dict(web_app, onedrive_auth_response=address_bar))
+    assert second.rc == 0, second.output
+    stored = collection_playbook.read()["onedrive_connections"]["robot1"]
+    assert stored["client_secret"] == CONFIDENTIAL_SECRET and stored["client_id"] == CONFIDENTIAL_APP
+
+    # The rotate role is given no secret: the stored one authenticates the refresh.
+    rotated = collection_playbook("rotate", extra_vars={"onedrive_rotate_force": True}, verbosity=4)
+    assert rotated.rc == 0, rotated.output
+    assert "robot1: rotated (adele@contoso.onmicrosoft.com)" in rotated.output
+    after = collection_playbook.read()["onedrive_connections"]["robot1"]
+    assert after["refresh_token"] != stored["refresh_token"] and after["client_secret"] == CONFIDENTIAL_SECRET
+    for run in (first, second, rotated):
+        assert CONFIDENTIAL_SECRET not in run.output

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import stat
 
 import pytest
@@ -22,8 +23,30 @@ def bootstrapped(emulator, collection_playbook):
     return collection_playbook.read()["onedrive_connections"]["robot1"]
 
 
+_ESCAPES = {"t": "\t", "n": "\n", "r": "\r", "f": "\f"}
+
+
+def _unescape(text):
+    return re.sub(r"\\(.)", lambda match: _ESCAPES.get(match[1], match[1]), text)
+
+
 def parse_properties(text):
-    return dict(line.split("=", 1) for line in text.splitlines() if line)
+    """What java.util.Properties.load reads (for lines without continuations, which the role never writes)."""
+    settings = {}
+    for line in re.split(r"\r\n|\r|\n", text):
+        line = line.lstrip(" \t\f")
+        if not line or line[0] in "#!":
+            continue
+        key, dummy, value = re.match(r"((?:\\.|[^\\=: \t\f])*)[ \t\f]*([=:]?)[ \t\f]*(.*)", line).groups()
+        settings[_unescape(key)] = _unescape(value)
+    return settings
+
+
+# Values each format must carry through: separators, line breaks, leading spaces and comment marks, null, a bool.
+EXTRA_FIELDS = {
+    "Name": "OneDrive robot1", " key = with: separators": " leading space", "#Comment": "!x=y:z\n\r\tend\\",
+    "Nothing": None, "Flag": True,
+}
 
 
 @pytest.mark.parametrize(
@@ -38,13 +61,15 @@ def test_each_format_is_written_once_with_the_stored_token(
         onedrive_plugin_config_path=str(path),
         onedrive_plugin_format=file_format,
         onedrive_plugin_fields={"client_id": "ClientId", "refresh_token": "RefreshToken"},
-        onedrive_plugin_extra_fields={"Name": "OneDrive robot1"},
+        onedrive_plugin_extra_fields=EXTRA_FIELDS,
     )
     run = collection_playbook("configure_plugin", extra_vars=options)
     assert (run.rc, run.changed) == (0, 1), run.output
-    assert parse(path.read_text()) == {
-        "ClientId": PUBLIC_APP, "RefreshToken": bootstrapped["refresh_token"], "Name": "OneDrive robot1"
+    extra = EXTRA_FIELDS if file_format != "properties" else {
+        key: "" if value is None else str(value).lower() if isinstance(value, bool) else value
+        for key, value in EXTRA_FIELDS.items()
     }
+    assert parse(path.read_text()) == {"ClientId": PUBLIC_APP, "RefreshToken": bootstrapped["refresh_token"], **extra}
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert f"Test Connection: robot1 verified as {ADELE}" in run.output
     assert bootstrapped["refresh_token"] not in run.output

@@ -131,6 +131,30 @@ def test_mixed_results_store_every_rotated_token_in_one_write_and_show_no_token(
     [diff] = result["diff"]
     assert "******** (changed)" in diff["after"] and "also_fine:" in diff["after"] and "revoked" not in diff["after"]
     assert "******** (changed)" in run.output  # the diff callback showed it, and assert_no_secret saw no token
+    # The play's host is the controller: the rotation ran in the action, without a module process.
+    assert "AnsiballZ_rotate_tokens" not in run.output
+
+
+def test_on_another_host_the_module_rotates_there_and_the_controller_stores(emulator, vault, rotate):
+    stored = {
+        "fine": connection(emulator, "megan@outlook.com"),
+        "revoked": connection(emulator, "alex@fabrikam.onmicrosoft.com"),
+    }
+    vault.write(stored)
+    emulator.revoke("alex@fabrikam.onmicrosoft.com")
+
+    # The elsewhere connection (tests/integration/connection_plugins) is local under another name.
+    run = rotate(extra_vars=dict(ansible_connection="elsewhere", names=["fine", "revoked"]), verbosity=3)
+
+    assert "AnsiballZ_rotate_tokens" in run.output  # the module ran on the host
+    result = run.task("Rotate")
+    assert "1 of 2 connections failed (revoked: token_revoked)" in result["msg"]
+    assert result["statuses"]["rotated"] == ["fine"] and result["reauthorize"] == ["revoked"]
+    assert "updates" not in result and "connections" not in result["invocation"]["module_args"]
+    assert list(result["connections_changed"]) == ["fine"]
+    after = vault.read()
+    assert after["fine"]["refresh_token"] != stored["fine"]["refresh_token"] and after["fine"]["verified_at"]
+    assert after["revoked"] == stored["revoked"]
 
 
 def test_inline_values_stay_inline_with_the_file_mode_and_a_rerun_with_nothing_due_touches_nothing(
