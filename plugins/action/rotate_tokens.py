@@ -14,8 +14,8 @@ from __future__ import annotations
 import os
 
 from ansible import constants as C
+from ansible.errors import AnsibleActionFail
 from ansible.module_utils.basic import missing_required_lib
-from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.plugins.action import ActionBase
 from ansible.utils.vars import transform_to_native_types
 
@@ -23,22 +23,12 @@ from ansible_collections.onedrive.connection.plugins.module_utils import batch
 from ansible_collections.onedrive.connection.plugins.module_utils.errors import OneDriveError
 from ansible_collections.onedrive.connection.plugins.module_utils.transport import HAS_REQUESTS
 from ansible_collections.onedrive.connection.plugins.plugin_utils.vault_file import (
-    DEFAULT_KEY,
     VaultConfigError,
     VaultConfigFile,
     encryption_of,
 )
 
 MODULE = "onedrive.connection.rotate_tokens"
-# The options only path mode reads; given without path, the module would refuse them.
-VAULT_OPTIONS = dict(
-    path=dict(type="path", required=True),
-    key=dict(type="str", default=DEFAULT_KEY, no_log=False),
-    vault_id=dict(type="str"),
-    lock_timeout=dict(type="float", default=60.0),
-    backup=dict(type="bool", default=False),
-)
-HIDDEN = "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
 
 
 class ActionModule(ActionBase):
@@ -48,33 +38,39 @@ class ActionModule(ActionBase):
         result = super().run(tmp, task_vars)
         args = self._task.args
         if args.get("path") is None:
-            if given := [name for name in VAULT_OPTIONS if args.get(name) is not None]:
+            if given := [name for name in batch.VAULT_OPTIONS if args.get(name) is not None]:
                 return _failed(result, f"{', '.join(given)} only apply with path, the vaulted file to rotate.")
-            result.update(self._execute_module(task_vars=task_vars, wrap_async=self._task.async_val))
+            wrap_async = self._task.async_val and not self._connection.has_native_async
+            result.update(self._execute_module(task_vars=task_vars, wrap_async=wrap_async))
             return result
-        if "connections" in args:
-            return _failed(result, "path and connections are mutually exclusive: give the vaulted file or the connections.")
         if self._task.async_val:
             return _failed(result, "path cannot run asynchronously: the rotated tokens are stored when the rotation ends.")
 
-        spec = dict(batch.argument_spec(), **VAULT_OPTIONS)
-        validation = ArgumentSpecValidator(spec).validate(transform_to_native_types(dict(args), redact=False))
-        if validation.error_messages:
-            return _failed(result, "; ".join(validation.error_messages))
-        params = validation.validated_parameters
+        spec = dict(batch.argument_spec(), **batch.VAULT_OPTIONS, connections=dict(type="dict"))
+        try:
+            dummy, params = self.validate_argument_spec(spec, mutually_exclusive=[("path", "connections")])
+        except AnsibleActionFail as exc:
+            return _failed(result, exc.message)
+        params = transform_to_native_types(params, redact=False)
         result["invocation"] = {"module_args": {
-            name: HIDDEN if spec[name].get("no_log") and value is not None else value for name, value in params.items()
+            name: batch.HIDDEN if spec[name].get("no_log") and value is not None else value
+            for name, value in params.items() if name != "connections"
         }}
         on_controller = self._connection.transport == "local"
         if on_controller and not HAS_REQUESTS:
             return _failed(result, missing_required_lib("requests"))
+        if not self._task.run_once and len((task_vars or {}).get("ansible_play_hosts") or ()) > 1:
+            result["warnings"] = [
+                "Every host of the play rotates the same connections of path, so all but one host's tokens are "
+                "thrown away: set run_once on this task."
+            ]
         path = result["path"] = os.path.join(self._loader.get_basedir(), params["path"])
         try:
             vault_file = self._vault_file(path, params)
             stored = vault_file.read()
             _require_known(stored, params["names"], path, params["key"])
             if on_controller:
-                answer, failure = batch.rotate(params, batch.selected(stored, params["names"]), self._task.check_mode)
+                answer, failure = self._rotate_here(params, stored)
             else:
                 answer, failure = self._rotate_on_host(stored, params["names"], task_vars)
         except _ModuleFailed as exc:
@@ -93,11 +89,19 @@ class ActionModule(ActionBase):
             result.update(failed=True, msg=failure)
         result.update(connections_changed={}, connections_skipped=[])
         if updates:
-            self._store(result, vault_file, updates, stored)
+            self._store(result, vault_file, updates, stored, params["backup"])
         return result
 
+    def _rotate_here(self, params: dict, stored: dict) -> tuple[dict, str | None]:
+        # The task's environment (a proxy, a CA bundle) is what the module would have run with; this worker
+        # process serves this one task, so setting it here reaches no other.
+        environment: dict = {}
+        self._compute_environment_string(environment)
+        os.environ.update({name: str(value) for name, value in environment.items()})
+        return batch.rotate(params, batch.selected(stored, params["names"]), self._task.check_mode)
+
     def _rotate_on_host(self, stored: dict, names: list[str] | None, task_vars: dict) -> tuple[dict, str | None]:
-        module_args = {name: value for name, value in self._task.args.items() if name not in VAULT_OPTIONS}
+        module_args = {name: value for name, value in self._task.args.items() if name not in batch.VAULT_OPTIONS}
         module_args.pop("names", None)
         module_args["connections"] = stored if names is None else {name: stored[name] for name in names}
         answer = self._execute_module(module_name=MODULE, module_args=module_args, task_vars=task_vars)
@@ -112,36 +116,40 @@ class ActionModule(ActionBase):
                 f"{path} does not exist, so there is nothing to rotate: store a connection first (the bootstrap role, "
                 "or onedrive.connection.vault_config), or correct path."
             )
-        # Found now rather than after the rotation, which the service cannot undo.
-        folder = os.path.dirname(os.path.realpath(path))
-        if not os.access(folder, os.W_OK | os.X_OK) and not self._task.check_mode:
-            raise VaultConfigError(f"{folder} is not writable, so rotated tokens could not be stored in {path}.")
-        return VaultConfigFile(
+        encryption, stored_vault_id = encryption_of(path)
+        loaded = {vault_id for vault_id, dummy in self._loader._vault.secrets or ()}
+        vault_file = VaultConfigFile(
             path,
             self._loader._vault,  # the play's loaded vault secrets
             key=params["key"],
-            # A rewrite keeps the file as it is: encrypted as a whole or value by value, with its permissions.
-            encryption=encryption_of(path),
-            vault_id=params["vault_id"] or C.DEFAULT_VAULT_ENCRYPT_IDENTITY,
+            # A rewrite keeps the file as it is: encrypted as a whole or value by value, under the vault id its
+            # header names when that one is loaded, and with its permissions.
+            encryption=encryption,
+            vault_id=params["vault_id"] or C.DEFAULT_VAULT_ENCRYPT_IDENTITY
+            or (stored_vault_id if stored_vault_id in loaded else None),
             mode=None,
             lock_timeout=params["lock_timeout"],
         )
+        # Found now rather than after the rotation, which the service cannot undo.
+        if not self._task.check_mode:
+            vault_file.check_writable()
+        return vault_file
 
-    def _store(self, result: dict, vault_file: VaultConfigFile, updates: dict, stored: dict) -> None:
+    def _store(self, result: dict, vault_file: VaultConfigFile, updates: dict, stored: dict, backup: bool) -> None:
         # A token lands only over the one it was refreshed from: a newer one stored meanwhile stays.
         expect = {name: {"refresh_token": stored[name].get("refresh_token")} for name in updates}
         try:
             outcome = vault_file.update(
-                updates, expect=expect, check_mode=self._task.check_mode, backup=result["invocation"]["module_args"]["backup"],
-                diff=self._task.diff,
+                updates, expect=expect, check_mode=self._task.check_mode, backup=backup, diff=self._task.diff
             )
         except (VaultConfigError, OSError) as exc:
             reason = str(exc) if isinstance(exc, VaultConfigError) else f"{exc.strerror}: {exc.filename}"
-            rotated = ", ".join(result["statuses"]["rotated"]) or "none"
+            lost = ", ".join(name for name, update in updates.items() if "refresh_token" in update) or "none"
+            result["store_error"] = reason
             _failed(
                 result,
-                f"The new tokens could not be stored in {vault_file.path}: {reason}. Rotated: {rotated}; their old "
-                "refresh tokens may stop working, so these connections may need a new sign-in.",
+                f"The new tokens could not be stored in {vault_file.path}: {reason}. Refreshed: {lost}; their "
+                "old refresh tokens may stop working, so these connections may need a new sign-in.",
             )
             return
         result["changed"] = result["changed"] or outcome.changed

@@ -31,6 +31,18 @@ RECORD_OPTIONS = ("client_id", "tenant", "cloud", "client_secret")
 TEXT_FIELDS = (*RECORD_OPTIONS, "refresh_token", "access_token")
 
 
+# What Ansible shows in place of a value it must not show.
+HIDDEN = "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
+# The options with which the action plugin reads the connections from a vaulted file on the controller.
+VAULT_OPTIONS: dict[str, dict[str, t.Any]] = dict(
+    path=dict(type="path"),
+    key=dict(type="str", default="onedrive_connections", no_log=False),
+    vault_id=dict(type="str"),
+    lock_timeout=dict(type="float", default=60),
+    backup=dict(type="bool", default=False),
+)
+
+
 def argument_spec() -> dict[str, dict[str, t.Any]]:
     """The options of a batch, besides where its connections come from."""
     spec = connection_argument_spec(

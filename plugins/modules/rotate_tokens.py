@@ -150,6 +150,10 @@ options:
     type: int
     default: 32
 notes:
+  - With O(path) on a play of several hosts, set C(run_once) on the task (the module warns otherwise) since
+    every host would rotate the same connections, and all but one host's tokens would be thrown away.
+  - With O(path) on the controller, the rotation runs in Ansible's own Python, which then needs C(requests);
+    the task's C(environment) (a proxy, C(REQUESTS_CA_BUNDLE)) applies, C(ansible_python_interpreter) does not.
   - Each failed connection's result holds C(reason), C(msg) and Microsoft's C(error), C(error_codes),
     C(trace_id) and C(correlation_id), as the other modules' failures do, and C(needs_authorization), true
     when only a new sign-in repairs it (reasons C(token_expired), C(token_revoked), C(token_invalid),
@@ -276,6 +280,13 @@ connections_skipped:
   type: list
   elements: str
   sample: []
+store_error:
+  description:
+    - Why the rotated tokens could not be stored in the file (the task then fails). The connections the
+      message names were refreshed, and may need a new sign-in.
+  returned: with O(path), when the write failed
+  type: str
+  sample: another writer held the lock on /srv/ansible/group_vars/all/onedrive.yml for more than 60 s
 backup_file:
   description: The copy of the file as it was, when O(backup) is true and the file was rewritten.
   returned: when a backup was made
@@ -289,21 +300,11 @@ from ansible_collections.onedrive.connection.plugins.module_utils import batch
 from ansible_collections.onedrive.connection.plugins.module_utils.common import run
 from ansible_collections.onedrive.connection.plugins.module_utils.rotation import SECRET_FIELDS
 
-# What Ansible shows in place of a value it must not show.
-HIDDEN = "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
-VAULT_OPTIONS = dict(
-    path=dict(type="path"),
-    key=dict(type="str", default="onedrive_connections", no_log=False),
-    vault_id=dict(type="str"),
-    lock_timeout=dict(type="float", default=60),
-    backup=dict(type="bool", default=False),
-)
-
 
 def without_secrets(connections: dict) -> dict:
     """The connections as the module's echo of its arguments (``invocation``) shows them."""
     return {
-        name: {key: HIDDEN if key in SECRET_FIELDS and value else value for key, value in record.items()}
+        name: {key: batch.HIDDEN if key in SECRET_FIELDS and value else value for key, value in record.items()}
         if isinstance(record, dict) else record
         for name, record in connections.items()
     }
@@ -321,7 +322,7 @@ def main() -> None:
     # The vault options are the action plugin's, which reads the file on the controller; they are here too
     # so that the module documents and checks one set of options.
     module = AnsibleModule(
-        argument_spec=dict(batch.argument_spec(), connections=dict(type="dict"), **VAULT_OPTIONS),
+        argument_spec=dict(batch.argument_spec(), connections=dict(type="dict"), **batch.VAULT_OPTIONS),
         mutually_exclusive=[("connections", "path")],
         required_one_of=[("connections", "path")],
         supports_check_mode=True,

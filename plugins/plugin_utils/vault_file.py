@@ -8,6 +8,7 @@ re-encrypting unchanged data would change the file on every run.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import time
 from collections.abc import Collection, Iterable, Mapping
@@ -27,6 +28,7 @@ from ansible_collections.onedrive.connection.plugins.plugin_utils.connection_cha
 DEFAULT_KEY = "onedrive_connections"
 DEFAULT_SECRET_FIELDS = ("refresh_token", "access_token", "client_secret")
 ENCRYPTIONS = ("file", "inline")
+_RACY_NS = 2_000_000_000
 NO_SECRET_LOADED = (
     "no vault secret is loaded: run ansible-playbook with --ask-vault-pass, --vault-password-file or --vault-id"
 )
@@ -88,6 +90,8 @@ class VaultConfigFile:
     ):
         if encryption not in ENCRYPTIONS:
             raise VaultConfigError(f"encryption must be one of {', '.join(ENCRYPTIONS)}, not {encryption!r}")
+        if not (math.isfinite(lock_timeout) and lock_timeout >= 0):
+            raise VaultConfigError(f"lock_timeout must be a number of seconds not below zero, not {lock_timeout!r}")
         self.path = path
         # Writes go to the file a symlink points at, so that a linked vars file stays linked.
         self._target = os.path.realpath(path)
@@ -192,8 +196,18 @@ class VaultConfigFile:
                 )
             content = self._decrypt(handle) if whole_file else handle.read()
         loaded = self._parse(content), whole_file, info.st_mode & 0o7777
-        self._loaded = identity, loaded
+        # As git does for racy files: a file changed within the timestamp granularity of some file systems
+        # could change again unseen, so its identity is not trusted.
+        if info.st_mtime_ns < time.time_ns() - _RACY_NS:
+            self._loaded = identity, loaded
         return loaded
+
+    def check_writable(self) -> None:
+        """Refuse now what would refuse a write later: no secret to encrypt with, or a folder that takes no file."""
+        self._encrypting_secret()
+        folder = os.path.dirname(self._target)
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise VaultConfigError(f"{folder} is not writable, so {self.path} could not be rewritten")
 
     def _encrypting_secret(self):
         secrets = self._vault.secrets or []
@@ -335,10 +349,16 @@ class VaultConfigFile:
         return diffs
 
 
-def encryption_of(path: str) -> str:
-    """How an existing file is encrypted: "file" as a whole, or else "inline" (value by value, if at all)."""
+def encryption_of(path: str) -> tuple[str, str | None]:
+    """How an existing file is encrypted: "file" as a whole, or else "inline" (value by value, if at all); and
+    for a whole file, the vault id its header names (None for none, or for "default")."""
     with open(path, "rb") as handle:
-        return "file" if is_encrypted(handle.read(64)) else "inline"
+        head = handle.read(256)
+    if not is_encrypted(head):
+        return "inline", None
+    fields = head.splitlines()[0].split(b";") if head.splitlines() else []
+    vault_id = fields[3].strip().decode("utf-8", "replace") if len(fields) > 3 else None
+    return "file", None if vault_id == "default" else vault_id
 
 
 def _plain(value: object) -> object:

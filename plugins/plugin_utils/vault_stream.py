@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import binascii
 import functools
+import itertools
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import BinaryIO
 
 from ansible import constants as C
@@ -74,12 +75,16 @@ def _keys(password: bytes, salt: bytes) -> tuple[bytes, bytes, bytes]:
 def decrypt(handle: BinaryIO, secrets: list) -> bytes:
     """The plaintext of the vault file read from handle, opened with the first of secrets that fits."""
     _require_cryptography()
-    header = handle.readline().rstrip(b"\r\n").split(b";")
+    # The header ends at the first line break of any kind (a file may have lines ended by CR alone).
+    first = handle.read(_READ_CHUNK)
+    end = min((index for index in (first.find(b"\n"), first.find(b"\r")) if index >= 0), default=len(first))
+    header = first[:end].split(b";")
     if header[0] != _MAGIC or len(header) < 3 or header[2].strip() != _CIPHER:
         raise VaultFormatError("not an AES256 ansible-vault header")
     vault_id = header[3].strip().decode("utf-8", "replace") if len(header) > 3 else C.DEFAULT_VAULT_IDENTITY
-    salt, mac, ciphertext = _payload(handle)
-    # The order VaultLib tries them in: the header's vault id first, then, unless told to match, the others.
+    salt, mac, ciphertext = _payload(itertools.chain((first[end:],), iter(functools.partial(handle.read, _READ_CHUNK), b"")))
+    # The secrets VaultLib tries, in its order: those of the header's vault id and, unless told to match it,
+    # the others; match_secrets keeps the order they were loaded in.
     wanted = [vault_id]
     if not C.DEFAULT_VAULT_ID_MATCH:
         wanted += [loaded for loaded, dummy in secrets if loaded != vault_id]
@@ -100,12 +105,12 @@ def decrypt(handle: BinaryIO, secrets: list) -> bytes:
     raise NoSecretOpens(vault_id)
 
 
-def _payload(handle: BinaryIO) -> tuple[bytes, bytes, bytes]:
-    """Salt, HMAC and ciphertext from the hex lines after the header."""
+def _payload(blocks: Iterable[bytes]) -> tuple[bytes, bytes, bytes]:
+    """Salt, HMAC and ciphertext from the hex lines after the header, read in blocks."""
     inner = bytearray()
     carry = b""
     try:
-        for block in iter(functools.partial(handle.read, _READ_CHUNK), b""):
+        for block in blocks:
             digits = carry + block.translate(None, _WHITESPACE)
             even = len(digits) - len(digits) % 2
             inner += binascii.unhexlify(digits[:even])

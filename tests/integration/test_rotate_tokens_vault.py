@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import pathlib
 import stat
 import textwrap
@@ -66,7 +68,7 @@ def vault(tmp_path):
 def rotate(ansible_run, emulator, vault):
     """Runs the playbook on the vault; returns the run, whose task "Rotate" (or "Refuse") holds the result."""
 
-    def run(**options):
+    def run(rotates=True, **options):
         variables = dict(
             vault_path=str(vault.path), emulator_url=emulator.base_url, ca_path=str(emulator.ca_path),
             **options.pop("extra_vars", {}),
@@ -74,7 +76,7 @@ def rotate(ansible_run, emulator, vault):
         result = ansible_run(PLAYBOOK, extra_vars=variables, vault_password_file=vault.password_file, **options)
         assert result.rc == 0, result.output
         assert_no_secret(emulator, result)
-        if "refusals" not in variables:
+        if rotates and "refusals" not in variables:
             # Failed connections fail the task; a task that could not rotate at all has no connection_results.
             assert "connection_results" in result.task("Rotate"), result.output
         return result
@@ -272,7 +274,7 @@ def test_refusals_name_the_problem_and_leave_the_files_alone(emulator, vault, ro
     assert messages[1].startswith(f"{other_password} cannot be decrypted with the loaded vault secrets")
     assert messages[2].startswith(f"{vault.path} holds no connection ghost under onedrive_connections (it holds fine)")
     assert messages[3].startswith(f"{vault.path} holds no connection fine under other_key (it holds none)")
-    assert messages[4] == "path and connections are mutually exclusive: give the vaulted file or the connections."
+    assert messages[4] == "parameters are mutually exclusive: path|connections"
     assert messages[5] == "key only apply with path, the vaulted file to rotate."
     assert "Traceback" not in run.output
     assert emulator.log()["counts"] == {}
@@ -283,3 +285,35 @@ def test_a_number_in_names_finds_the_connection_stored_under_that_name(emulator,
     vault.write({"2024": connection(emulator, "adele@contoso.onmicrosoft.com")})
     run = rotate(check=True, extra_vars=dict(names=[2024]))
     assert run.task("Rotate")["statuses"]["skipped"] == ["2024"]
+
+
+def test_what_would_refuse_the_write_refuses_before_any_token_is_redeemed(emulator, vault, rotate, tmp_path):
+    vault.write({"robot": connection(emulator, "adele@contoso.onmicrosoft.com")})
+    other = tmp_path / "other-password"
+    other.write_text("another password\n")
+    before = snapshot(vault.path)
+    emulator.clear_log()
+
+    run = rotate(rotates=False, vault_ids=[f"default@{vault.password_file}", f"other@{other}"])
+
+    result = run.task("Rotate")
+    assert "several vault ids are loaded (default, other)" in result["msg"]
+    assert emulator.log()["counts"] == {} and snapshot(vault.path) == before
+
+
+def test_a_write_that_fails_after_the_rotation_fails_the_task_and_names_what_was_refreshed(emulator, vault, rotate):
+    vault.write({"robot": connection(emulator, "adele@contoso.onmicrosoft.com")})
+    before = snapshot(vault.path)
+    lock = os.open(vault.path.parent / f".{vault.path.name}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # another writer, for longer than the task waits
+        run = rotate(extra_vars=dict(lock_timeout=1))
+    finally:
+        os.close(lock)
+
+    result = run.task("Rotate")
+    assert [entry["status"] for entry in run.tasks if entry["name"] == "Rotate"] == ["failed"]
+    assert result["statuses"]["rotated"] == ["robot"]
+    assert "held the lock" in result["store_error"]
+    assert "could not be stored" in result["msg"] and "Refreshed: robot;" in result["msg"]
+    assert snapshot(vault.path) == before

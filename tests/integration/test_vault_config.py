@@ -277,7 +277,8 @@ def test_playbooks_killed_at_random_moments_leave_a_whole_file(tmp_path, secrets
         command = [str(BIN / "ansible-playbook"), "-i", "localhost,", "-c", "local", str(PLAYBOOKS / "rewrite_loop.yml"),
                    "--vault-password-file", str(secrets["default"]),
                    "-e", json.dumps({"vault_path": str(vault_path), "first_serial": serial + 1})]
-        # A session of its own, so the kill reaches the forked worker that does the write as well.
+        # A session of its own, so the kill reaches the run's process group. Ansible's workers call setsid, so the
+        # worker of the current task may finish its write; test_nothing_lost.py kills whole trees mid-write.
         proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         deadline = time.monotonic() + 30
         while _written(vault_path) == written and proc.poll() is None and time.monotonic() < deadline:

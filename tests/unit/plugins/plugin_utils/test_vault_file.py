@@ -328,9 +328,11 @@ def _version(serial):
 def test_a_writer_killed_at_random_moments_always_leaves_a_whole_file(tmp_path, vault):
     """Kill a looping writer 100 times at random instants: the file is always one complete version."""
     path = tmp_path / "vault.yml"
+    VaultConfigFile(str(path), vault).update(_version(-1))
     started = time.perf_counter()
     VaultConfigFile(str(path), vault).update(_version(0))
-    # Kill within a few write cycles of this machine, so that kills land in every phase of a write.
+    # Kill within a few write cycles of this machine (a cycle as the writer's: read, decrypt, encrypt, replace),
+    # so that kills land in every phase of a write.
     cycle = time.perf_counter() - started
     rng = random.Random(5)
     serial = mid_write = 0
@@ -376,11 +378,11 @@ def test_read_refuses_a_connection_name_that_is_not_text(tmp_path, vault):
 def test_no_mode_keeps_the_files_permissions_and_encryption_of_tells_the_style(tmp_path, vault, encryption):
     path = tmp_path / "vault.yml"
     VaultConfigFile(str(path), vault, encryption=encryption).update({"robot": ROBOT})
-    assert encryption_of(str(path)) == encryption
+    assert encryption_of(str(path)) == (encryption, None)
     path.chmod(0o640)
     outcome = VaultConfigFile(str(path), vault, encryption=encryption, mode=None).update({"robot": {"tenant": "x"}})
     assert outcome.changed and stat.S_IMODE(path.stat().st_mode) == 0o640
-    assert encryption_of(str(path)) == encryption
+    assert encryption_of(str(path)) == (encryption, None)
     fresh = tmp_path / "fresh.yml"
     VaultConfigFile(str(fresh), vault, mode=None).update({"robot": ROBOT})
     assert stat.S_IMODE(fresh.stat().st_mode) == 0o600
@@ -391,3 +393,36 @@ def test_no_secret_loaded_is_said_before_reading_an_encrypted_file(tmp_path, vau
     VaultConfigFile(str(path), vault).update({"robot": ROBOT})
     with pytest.raises(VaultConfigError, match="is encrypted and no vault secret is loaded"):
         VaultConfigFile(str(path), make_vault()).read()
+
+
+def test_encryption_of_names_the_vault_id_of_a_whole_file(tmp_path, make_vault):
+    path = tmp_path / "vault.yml"
+    VaultConfigFile(str(path), make_vault(("prod", "pw")), vault_id="prod").update({"robot": ROBOT})
+    assert encryption_of(str(path)) == ("file", "prod")
+
+
+def test_check_writable_refuses_before_any_change_what_a_write_would(tmp_path, vault, make_vault):
+    path = tmp_path / "vault.yml"
+    VaultConfigFile(str(path), vault).update({"robot": ROBOT})
+    VaultConfigFile(str(path), vault).check_writable()
+    with pytest.raises(VaultConfigError, match=r"several vault ids are loaded \(default, other\)"):
+        VaultConfigFile(str(path), make_vault(("default", "correct horse"), ("other", "x"))).check_writable()
+    with pytest.raises(VaultConfigError, match="lock_timeout must be a number of seconds"):
+        VaultConfigFile(str(path), vault, lock_timeout=float("nan"))
+
+
+def test_a_file_changed_just_now_is_parsed_again_however_alike_it_looks(tmp_path, vault, monkeypatch):
+    path = tmp_path / "vault.yml"
+    VaultConfigFile(str(path), vault).update({"robot": ROBOT})
+    config = VaultConfigFile(str(path), vault)
+    parses = []
+    original = config._parse
+    monkeypatch.setattr(config, "_parse", lambda content: parses.append(1) or original(content))
+    config.read()
+    config.read()
+    assert len(parses) == 2  # written within the last two seconds: racy, not cached
+    old = time.time() - 10
+    os.utime(path, (old, old))
+    config.read()
+    config.read()
+    assert len(parses) == 3

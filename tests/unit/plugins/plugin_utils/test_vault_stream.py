@@ -52,8 +52,10 @@ def test_the_secret_of_the_named_vault_id_opens_it_among_others():
     assert vault_stream.decrypt(io.BytesIO(relabelled), lib.secrets) == b"data"
 
 
-def test_crlf_line_endings_are_read():
-    ours = written(b"data" * 100).replace(b"\n", b"\r\n")
+@pytest.mark.parametrize("line_end", [b"\r\n", b"\r"])
+def test_other_line_endings_are_read_as_vaultlib_reads_them(line_end):
+    ours = written(b"data" * 100).replace(b"\n", line_end)
+    assert VaultLib([("default", secret("pw"))]).decrypt(ours) == b"data" * 100
     assert vault_stream.decrypt(io.BytesIO(ours), [("default", secret("pw"))]) == b"data" * 100
 
 
