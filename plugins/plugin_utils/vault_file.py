@@ -8,6 +8,7 @@ re-encrypting unchanged data would change the file on every run.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import math
 import os
 import time
@@ -28,7 +29,6 @@ from ansible_collections.onedrive.connection.plugins.plugin_utils.connection_cha
 DEFAULT_KEY = "onedrive_connections"
 DEFAULT_SECRET_FIELDS = ("refresh_token", "access_token", "client_secret")
 ENCRYPTIONS = ("file", "inline")
-_RACY_NS = 2_000_000_000
 NO_SECRET_LOADED = (
     "no vault secret is loaded: run ansible-playbook with --ask-vault-pass, --vault-password-file or --vault-id"
 )
@@ -173,19 +173,21 @@ class VaultConfigFile:
     def _load(self) -> tuple[dict, bool, int | None]:
         """The file's document, whether it is encrypted as a whole, and its permission bits (None: no file).
 
-        A file replaced since the last load has another inode, and one changed in place another change time:
-        a file with the same ones is the one already parsed, which a vault of thousands of connections spares
-        decrypting and parsing again (both cost more memory than the data itself).
+        A file whose bytes hash as they did at the last load is the one already parsed: decrypting and parsing
+        a vault of thousands of connections again would cost more memory than its data, while hashing it
+        holds a chunk at a time.
         """
         try:
             handle = open(self._target, "rb")
         except FileNotFoundError:
             return {}, False, None
         with handle:
-            info = os.fstat(handle.fileno())
-            identity = (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
-            if self._loaded is not None and self._loaded[0] == identity:
-                return self._loaded[1]
+            mode = os.fstat(handle.fileno()).st_mode & 0o7777
+            digest = hashlib.file_digest(handle, "sha256").digest()
+            if self._loaded is not None and self._loaded[0] == digest:
+                document, whole_file = self._loaded[1]
+                return document, whole_file, mode
+            handle.seek(0)
             # Only the header: is_encrypted copies its whole argument twice over, as text and back.
             whole_file = is_encrypted(handle.read(64))
             handle.seek(0)
@@ -195,12 +197,9 @@ class VaultConfigFile:
                     "plain text: keep encryption=file, or decrypt the file first with ansible-vault decrypt"
                 )
             content = self._decrypt(handle) if whole_file else handle.read()
-        loaded = self._parse(content), whole_file, info.st_mode & 0o7777
-        # As git does for racy files: a file changed within the timestamp granularity of some file systems
-        # could change again unseen, so its identity is not trusted.
-        if info.st_mtime_ns < time.time_ns() - _RACY_NS:
-            self._loaded = identity, loaded
-        return loaded
+        document = self._parse(content)
+        self._loaded = digest, (document, whole_file)
+        return document, whole_file, mode
 
     def check_writable(self) -> None:
         """Refuse now what would refuse a write later: no secret to encrypt with, or a folder that takes no file."""

@@ -411,18 +411,23 @@ def test_check_writable_refuses_before_any_change_what_a_write_would(tmp_path, v
         VaultConfigFile(str(path), vault, lock_timeout=float("nan"))
 
 
-def test_a_file_changed_just_now_is_parsed_again_however_alike_it_looks(tmp_path, vault, monkeypatch):
+def test_a_file_is_parsed_again_only_when_its_bytes_changed(tmp_path, vault, monkeypatch):
     path = tmp_path / "vault.yml"
     VaultConfigFile(str(path), vault).update({"robot": ROBOT})
     config = VaultConfigFile(str(path), vault)
     parses = []
     original = config._parse
     monkeypatch.setattr(config, "_parse", lambda content: parses.append(1) or original(content))
-    config.read()
-    config.read()
-    assert len(parses) == 2  # written within the last two seconds: racy, not cached
-    old = time.time() - 10
-    os.utime(path, (old, old))
-    config.read()
-    config.read()
-    assert len(parses) == 3
+    assert config.read() == config.read() == {"robot": ROBOT}
+    assert len(parses) == 1
+    # Another writer's content, with the same size, times and inode: the bytes tell.
+    info = path.stat()
+    other = VaultConfigFile(str(tmp_path / "other.yml"), vault)
+    other.update({"robot": {**ROBOT, "refresh_token": "rt-two-SECRET"}})
+    content = (tmp_path / "other.yml").read_bytes()
+    assert len(content) == info.st_size
+    with open(path, "r+b") as handle:
+        handle.write(content)
+    os.utime(path, ns=(info.st_atime_ns, info.st_mtime_ns))
+    assert config.read()["robot"]["refresh_token"] == "rt-two-SECRET"
+    assert len(parses) == 2
