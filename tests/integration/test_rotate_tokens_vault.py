@@ -317,3 +317,44 @@ def test_a_write_that_fails_after_the_rotation_fails_the_task_and_names_what_was
     assert "held the lock" in result["store_error"]
     assert "could not be stored" in result["msg"] and "Refreshed: robot;" in result["msg"]
     assert snapshot(vault.path) == before
+
+
+SEVERAL_HOSTS = """
+- name: Add a second host, local as well
+  hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: Add it
+      ansible.builtin.add_host:
+        name: second
+        ansible_connection: local
+        ansible_python_interpreter: "{{ ansible_python_interpreter }}"
+
+- name: Rotate from both
+  hosts: localhost:second
+  gather_facts: false
+  module_defaults:
+    onedrive.connection.rotate_tokens:
+      path: "{{ vault_path }}"
+      rotate_after: 7d
+      login_url: "{{ emulator_url }}"
+      graph_url: "{{ emulator_url }}"
+      ca_path: "{{ ca_path }}"
+  tasks:
+    - name: Per host
+      onedrive.connection.rotate_tokens:
+
+    - name: Once
+      onedrive.connection.rotate_tokens:
+      run_once: true
+"""
+
+
+def test_several_hosts_without_run_once_are_warned(emulator, vault, ansible_run):
+    vault.write({"robot": connection(emulator, "adele@contoso.onmicrosoft.com", rotated_at="2999-01-01T00:00:00Z")})
+    variables = dict(vault_path=str(vault.path), emulator_url=emulator.base_url, ca_path=str(emulator.ca_path))
+    run = ansible_run(SEVERAL_HOSTS, extra_vars=variables, vault_password_file=vault.password_file)
+    assert run.rc == 0, run.output
+    per_host = [entry["result"] for entry in run.tasks if entry["name"] == "Per host"]
+    assert len(per_host) == 2 and all("set run_once on this task" in result["warnings"][0] for result in per_host)
+    assert all("warnings" not in entry["result"] for entry in run.tasks if entry["name"] == "Once")
