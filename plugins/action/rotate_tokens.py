@@ -17,11 +17,11 @@ from ansible import constants as C
 from ansible.errors import AnsibleActionFail
 from ansible.module_utils.basic import missing_required_lib
 from ansible.plugins.action import ActionBase
-from ansible.utils.vars import transform_to_native_types
 
 from ansible_collections.onedrive.connection.plugins.module_utils import batch
 from ansible_collections.onedrive.connection.plugins.module_utils.errors import OneDriveError
 from ansible_collections.onedrive.connection.plugins.module_utils.transport import HAS_REQUESTS
+from ansible_collections.onedrive.connection.plugins.plugin_utils.compat import native, play_vault
 from ansible_collections.onedrive.connection.plugins.plugin_utils.vault_file import (
     VaultConfigError,
     VaultConfigFile,
@@ -51,7 +51,7 @@ class ActionModule(ActionBase):
             dummy, params = self.validate_argument_spec(spec, mutually_exclusive=[("path", "connections")])
         except AnsibleActionFail as exc:
             return _failed(result, exc.message)
-        params = transform_to_native_types(params, redact=False)
+        params = native(params)
         result["invocation"] = {"module_args": {
             name: batch.HIDDEN if spec[name].get("no_log") and value is not None else value
             for name, value in params.items() if name != "connections"
@@ -104,7 +104,7 @@ class ActionModule(ActionBase):
         module_args = {name: value for name, value in self._task.args.items() if name not in batch.VAULT_OPTIONS}
         module_args.pop("names", None)
         module_args["connections"] = stored if names is None else {name: stored[name] for name in names}
-        answer = self._execute_module(module_name=MODULE, module_args=module_args, task_vars=task_vars)
+        answer = native(self._execute_module(module_name=MODULE, module_args=module_args, task_vars=task_vars))
         answer.pop("invocation", None)  # the records, masked: this task's own options are echoed instead
         if "connection_results" not in answer:
             raise _ModuleFailed(answer)
@@ -117,10 +117,10 @@ class ActionModule(ActionBase):
                 "or onedrive.connection.vault_config), or correct path."
             )
         encryption, stored_vault_id = encryption_of(path)
-        loaded = {vault_id for vault_id, dummy in self._loader._vault.secrets or ()}
+        loaded = {vault_id for vault_id, dummy in play_vault(self._loader).secrets or ()}
         vault_file = VaultConfigFile(
             path,
-            self._loader._vault,  # the play's loaded vault secrets
+            play_vault(self._loader),
             key=params["key"],
             # A rewrite keeps the file as it is: encrypted as a whole or value by value, under the vault id its
             # header names when that one is loaded, and with its permissions.
@@ -142,8 +142,9 @@ class ActionModule(ActionBase):
             outcome = vault_file.update(
                 updates, expect=expect, check_mode=self._task.check_mode, backup=backup, diff=self._task.diff
             )
-        except (VaultConfigError, OSError) as exc:
-            reason = str(exc) if isinstance(exc, VaultConfigError) else f"{exc.strerror}: {exc.filename}"
+        except Exception as exc:
+            # Whatever went wrong, the refreshed connections are named: their old tokens may be spent.
+            reason = _store_failure(exc)
             lost = ", ".join(name for name, update in updates.items() if "refresh_token" in update) or "none"
             result["store_error"] = reason
             _failed(
@@ -176,6 +177,15 @@ def _require_known(stored: dict, names: list[str] | None, path: str, key: str) -
             f"{path} holds no connection {', '.join(unknown)} under {key} (it holds {held or 'none'}): correct "
             "names, or store the connection first with the onedrive.connection.bootstrap role."
         )
+
+
+def _store_failure(exc: Exception) -> str:
+    if isinstance(exc, VaultConfigError):
+        return str(exc)
+    if isinstance(exc, OSError):
+        return f"{exc.strerror}: {exc.filename}"
+    # The text of an unexpected error may quote the data it choked on, and that data may be a token.
+    return f"unexpected {type(exc).__name__}"
 
 
 def _failed(result: dict, msg: str) -> dict:

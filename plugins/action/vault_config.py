@@ -14,8 +14,8 @@ import re
 from ansible import constants as C
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
-from ansible.utils.vars import transform_to_native_types
 
+from ansible_collections.onedrive.connection.plugins.plugin_utils.compat import native, play_vault
 from ansible_collections.onedrive.connection.plugins.plugin_utils.vault_file import (
     DEFAULT_KEY,
     DEFAULT_SECRET_FIELDS,
@@ -66,8 +66,8 @@ class ActionModule(ActionBase):
             )
         except AnsibleActionFail as exc:
             return {**result, "failed": True, "msg": exc.message}
-        # Data tagging hands over str subclasses, which the YAML dumper refuses, for names that become keys.
-        args = transform_to_native_types(args, redact=False)
+        # Names become YAML keys, and the dumper refuses the str subclasses Ansible hands over (see compat).
+        args = native(args)
 
         path = os.path.join(self._loader.get_basedir(), args["path"])
         result["path"] = path
@@ -93,7 +93,7 @@ class ActionModule(ActionBase):
 
         vault_file = VaultConfigFile(
             path,
-            self._loader._vault,  # the play's loaded vault secrets
+            play_vault(self._loader),
             key=args["key"],
             encryption=args["encryption"],
             secret_fields=args["secret_fields"],

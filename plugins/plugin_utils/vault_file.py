@@ -183,7 +183,7 @@ class VaultConfigFile:
             return {}, False, None
         with handle:
             mode = os.fstat(handle.fileno()).st_mode & 0o7777
-            digest = hashlib.file_digest(handle, "sha256").digest()
+            digest = _sha256(handle)
             if self._loaded is not None and self._loaded[0] == digest:
                 document, whole_file = self._loaded[1]
                 return document, whole_file, mode
@@ -368,3 +368,11 @@ def _plain(value: object) -> object:
     if isinstance(value, list):
         return [_plain(item) for item in value]
     return value
+
+
+def _sha256(handle) -> bytes:
+    # hashlib.file_digest would do, from Python 3.11; the controller may run 3.10.
+    digest = hashlib.sha256()
+    for chunk in iter(lambda: handle.read(1 << 16), b""):
+        digest.update(chunk)
+    return digest.digest()

@@ -11,13 +11,14 @@
 # environment it would rebuild inside the throwaway tree every run, so a warm run needs no package index.
 # --enable-optional-errors adds pylint's complexity limit and the checks of deprecation dates.
 #
-# Environment: VENV, the virtual environment holding the pinned requirements (default: <repo>/.venv).
+# Environment: VENV, the virtual environment holding the pinned requirements (default: <repo>/.venv);
+# SANITY_PYTHON, the Python version ansible-test checks with (default 3.11; the matrix sets its cell's).
 # Extra arguments go to ansible-test, e.g. `tests/ci/sanity.sh --test pylint -v`.
 set -euo pipefail
 
 repo=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/../.." && pwd)
 venv=$(cd -- "${VENV:-$repo/.venv}" && pwd)
-python_version=3.11
+python_version=${SANITY_PYTHON:-3.11}
 
 # ansible-test puts pip into each virtual environment it makes with a get-pip script that it downloads from
 # a CI host unless a copy is cached under the pip version it pins; cache the offline stand-in under that name.

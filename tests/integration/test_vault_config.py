@@ -174,7 +174,7 @@ def test_wrong_password_corrupt_and_unusable_files_are_left_untouched(ansible_ru
                       extra_vars={"refused_paths": [str(path) for path in paths], "new_token": "M.C5_BAY.0.U.-new-SECRET"})
     assert run.rc == 0, run.output
     messages = [item["msg"] for item in run.task("Write")["results"]]
-    assert all(item["failed"] for item in run.task("Write")["results"])
+    assert all(item.get("failed") for item in run.task("Write")["results"])
     assert "wrong_password.yml cannot be decrypted with the loaded vault secrets" in messages[0]
     assert "corrupt.yml is damaged" in messages[1]
     assert "truncated.yml cannot be decrypted" in messages[2] or "truncated.yml is damaged" in messages[2]

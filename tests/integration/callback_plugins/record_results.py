@@ -29,6 +29,13 @@ def _plain(value):
     return str(value)
 
 
+def _task_and_host(result):
+    """ansible-core 2.20 and later name them without the underscore and deprecate the old names."""
+    task = getattr(result, "task", None) or result._task
+    host = getattr(result, "host", None) or result._host
+    return task, host
+
+
 class CallbackModule(CallbackBase):
     CALLBACK_VERSION = 2.0
     CALLBACK_TYPE = "aggregate"
@@ -38,16 +45,39 @@ class CallbackModule(CallbackBase):
     def __init__(self):
         super().__init__()
         self._path = os.environ["ONEDRIVE_TEST_RESULTS"]
+        self._item_failed = {}
 
     def _record(self, status, result):
+        # ansible-core 2.20 and later prefix a role's task name with the role; the tests name tasks as the
+        # playbooks and roles do.
+        task, host = _task_and_host(result)
+        recorded = _plain(result._result)
+        # ansible-core 2.21 leaves "failed" out of a loop item's result; earlier releases set it.
+        failed = self._item_failed.pop((task._uuid, host.get_name()), [])
+        for item, item_failed in zip(recorded.get("results") or (), failed):
+            if isinstance(item, dict):
+                item.setdefault("failed", item_failed)
         line = {
-            "name": result.task_name,
-            "host": result._host.get_name(),
+            "name": task.name or result.task_name,
+            "host": host.get_name(),
             "status": status,
-            "result": _plain(result._result),
+            "result": recorded,
         }
         with open(self._path, "a", encoding="utf-8") as handle:
             handle.write(json.dumps(line) + "\n")
+
+    def _item(self, result, failed):
+        task, host = _task_and_host(result)
+        self._item_failed.setdefault((task._uuid, host.get_name()), []).append(failed)
+
+    def v2_runner_item_on_ok(self, result):
+        self._item(result, False)
+
+    def v2_runner_item_on_failed(self, result):
+        self._item(result, True)
+
+    def v2_runner_item_on_skipped(self, result):
+        self._item(result, False)
 
     def v2_runner_on_ok(self, result):
         self._record("changed" if result._result.get("changed") else "ok", result)

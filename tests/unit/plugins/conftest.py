@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 
 import pytest
@@ -46,19 +47,33 @@ def fake_http(monkeypatch):
 @pytest.fixture
 def run_module(capsys, monkeypatch):
     """Run a module's main() with the given arguments; returns its parsed JSON result."""
-    from ansible.module_utils import _internal
-    from ansible.module_utils.common import warnings
-    from ansible.module_utils.testing import patch_module_args
 
     def run(main, args: dict, *, check_mode: bool = False) -> dict:
-        # Importing controller code (other tests do) makes warn() display instead of collecting; a module
-        # runs apart from the controller. Warnings are collected process-wide; each run sees only its own.
-        monkeypatch.setattr(_internal, "is_controller", False)
-        monkeypatch.setattr(warnings, "_global_warnings", {})
         if check_mode:
             args = dict(args, _ansible_check_mode=True)
-        with patch_module_args(args), pytest.raises(SystemExit):
+        with _module_args(monkeypatch, args), pytest.raises(SystemExit):
             main()
         return json.loads(capsys.readouterr().out)
 
     return run
+
+
+def _module_args(monkeypatch, args: dict):
+    """Hands a module its arguments the way the running ansible-core release does."""
+    from ansible.module_utils.common import warnings
+
+    try:
+        from ansible.module_utils import _internal
+        from ansible.module_utils.testing import patch_module_args
+    except ImportError:  # ansible-core before 2.19: the arguments are a JSON document in basic._ANSIBLE_ARGS
+        from ansible.module_utils import basic
+
+        monkeypatch.setattr(warnings, "_global_warnings", [])
+        monkeypatch.setattr(warnings, "_global_deprecations", [])
+        monkeypatch.setattr(basic, "_ANSIBLE_ARGS", json.dumps({"ANSIBLE_MODULE_ARGS": args}).encode())
+        return contextlib.nullcontext()
+    # Importing controller code (other tests do) makes warn() display instead of collecting; a module
+    # runs apart from the controller. Warnings are collected process-wide; each run sees only its own.
+    monkeypatch.setattr(_internal, "is_controller", False)
+    monkeypatch.setattr(warnings, "_global_warnings", {})
+    return patch_module_args(args)
