@@ -19,6 +19,7 @@ from ansible.module_utils.basic import missing_required_lib
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.onedrive.connection.plugins.module_utils import batch
+from ansible_collections.onedrive.connection.plugins.module_utils.common import INSECURE_WARNING
 from ansible_collections.onedrive.connection.plugins.module_utils.errors import OneDriveError
 from ansible_collections.onedrive.connection.plugins.module_utils.transport import HAS_REQUESTS
 from ansible_collections.onedrive.connection.plugins.plugin_utils.compat import native, play_vault
@@ -60,10 +61,12 @@ class ActionModule(ActionBase):
         if on_controller and not HAS_REQUESTS:
             return _failed(result, missing_required_lib("requests"))
         if not self._task.run_once and len((task_vars or {}).get("ansible_play_hosts") or ()) > 1:
-            result["warnings"] = [
+            result.setdefault("warnings", []).append(
                 "Every host of the play rotates the same connections of path, so all but one host's tokens are "
                 "thrown away: set run_once on this task."
-            ]
+            )
+        if on_controller and params["validate_certs"] is False:
+            result.setdefault("warnings", []).append(INSECURE_WARNING)
         path = result["path"] = os.path.join(self._loader.get_basedir(), params["path"])
         try:
             vault_file = self._vault_file(path, params)
@@ -84,7 +87,11 @@ class ActionModule(ActionBase):
             return {**result, "failed": True, **exc.result()}
 
         updates = answer.pop("updates")
+        # The module's own warnings (from another host) join the ones given here.
+        warnings = [*result.pop("warnings", ()), *answer.pop("warnings", ())]
         result.update(answer)
+        if warnings:
+            result["warnings"] = warnings
         if failure:
             result.update(failed=True, msg=failure)
         result.update(connections_changed={}, connections_skipped=[])
@@ -130,7 +137,8 @@ class ActionModule(ActionBase):
             mode=None,
             lock_timeout=params["lock_timeout"],
         )
-        # Found now rather than after the rotation, which the service cannot undo.
+        # Found now rather than after the rotation, which the service cannot undo: this also takes the writers'
+        # lock and lets it go, so a planted lock, or one held for longer than lock_timeout, refreshes no token.
         if not self._task.check_mode:
             vault_file.check_writable()
         return vault_file
@@ -160,6 +168,8 @@ class ActionModule(ActionBase):
             result["backup_file"] = outcome.backup_file
         if outcome.diff:
             result["diff"] = outcome.diff
+        if outcome.warnings:
+            result["warnings"] = [*(result.get("warnings") or ()), *outcome.warnings]
 
 
 class _ModuleFailed(Exception):

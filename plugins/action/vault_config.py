@@ -117,4 +117,6 @@ class ActionModule(ActionBase):
             result["backup_file"] = outcome.backup_file
         if outcome.diff:
             result["diff"] = outcome.diff
+        if outcome.warnings:
+            result["warnings"] = outcome.warnings
         return result

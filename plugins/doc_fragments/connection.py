@@ -40,12 +40,18 @@ options:
     description:
       - The base URL of the identity platform, used instead of the O(cloud)'s login host; for a proxy, a test
         emulator or another sovereign cloud.
-      - An absolute http or https URL without credentials, query or fragment; a trailing slash is ignored.
+      - An absolute https URL without credentials (no user name or password before C(@)), query or fragment; a
+        trailing slash is ignored. Plain http is accepted only for a loopback host (C(localhost), C(127.0.0.0/8)
+        or C([::1])), such as a local emulator.
+      - The token endpoint never redirects, so a redirect from it fails with reason C(unexpected_response),
+        naming where it pointed; it is never followed, since the request carries a code, refresh token or secret.
     type: str
   graph_url:
     description:
       - The base URL of Microsoft Graph, used instead of the O(cloud)'s Graph host. The same rules as for
         O(login_url) apply.
+      - A redirect from Graph is followed only within the same scheme, host and port, at most three times in a
+        row; any other fails with reason C(unexpected_response).
     type: str
   client_secret:
     description:
@@ -65,6 +71,9 @@ options:
   timeout:
     description:
       - Seconds to wait for a connection or an answer, for each HTTP request.
+      - Each answer must also be complete within three times this long, however steadily the server sends it;
+        past that the request fails with reason C(network) and is not sent again.
+      - An answer larger than 1 MiB fails with reason C(unexpected_response) and is not sent again.
     type: float
     default: 30
   max_retry_wait:

@@ -70,10 +70,19 @@ def client_from_params(params: t.Mapping[str, t.Any], transport: Transport) -> C
     )
 
 
+# Said once per task, through Ansible, whenever certificates go unchecked.
+INSECURE_WARNING = (
+    "validate_certs is false, so TLS certificates are not checked: whoever sits on the network path can read the"
+    " tokens sent and answer as Microsoft. Give ca_path the CA that signed the certificate instead."
+)
+
+
 def run(module: AnsibleModule, action: t.Callable[[AnsibleModule], dict[str, t.Any]], *, network: bool = True) -> None:
     """Exit with what ``action`` returns, or fail with the fields of the OneDriveError it raises."""
     if network and not HAS_REQUESTS:
         module.fail_json(msg=missing_required_lib("requests"), exception=REQUESTS_IMPORT_ERROR)
+    if network and module.params.get("validate_certs") is False:
+        module.warn(INSECURE_WARNING)
     try:
         result = action(module)
     except OneDriveError as exc:

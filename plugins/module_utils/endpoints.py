@@ -6,8 +6,9 @@
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import re
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import SplitResult, quote, urlencode, urlsplit
 
 from ansible_collections.onedrive.connection.plugins.module_utils.errors import OneDriveError
 
@@ -46,17 +47,42 @@ def validate_tenant(value: str) -> str:
     )
 
 
-def validate_base_url(value: str, option: str) -> str:
-    """An absolute http(s) URL without credentials, query or fragment, returned without its trailing slash."""
+def _is_loopback(host: str) -> bool:
+    """localhost, 127.0.0.0/8 or ::1: traffic that never leaves the machine, so plain http exposes nothing."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _url_parts(value: str) -> SplitResult | None:
+    """The parts of an absolute http(s) URL with a host and a usable port; None for anything else."""
     try:
         parts = urlsplit(value)
-        valid = parts.scheme in ("http", "https") and bool(parts.hostname) and not parts.username and parts.port != 0
-    except ValueError:  # a port that is not a number
-        valid = False
-    if not valid or re.search(r"[?#\s]", value) or not value.isprintable():
+        port_valid = parts.port != 0  # reading .port raises ValueError for one that is not a number
+    except ValueError:
+        return None
+    return parts if parts.scheme in ("http", "https") and parts.hostname and port_valid else None
+
+
+def validate_base_url(value: str, option: str) -> str:
+    """An absolute https URL (http only to a loopback host) without credentials, query or fragment, returned
+    without its trailing slash."""
+    parts = _url_parts(value)
+    # Any userinfo, even a password alone (https://:secret@host), would go out as Basic credentials.
+    if parts is None or "@" in parts.netloc or re.search(r"[?#\s]", value) or not value.isprintable():
         raise OneDriveError(
             f"{option} must be an absolute http or https URL without credentials, query or fragment, such as"
             " https://login.microsoftonline.com.",
+            "invalid_option",
+        )
+    if parts.scheme == "http" and not _is_loopback(parts.hostname or ""):
+        # Tokens, codes and secrets would cross the network readable by anyone on the way.
+        raise OneDriveError(
+            f"{option} must use https: plain http is allowed only for a loopback host (localhost, 127.0.0.0/8 or"
+            " [::1]), such as a local emulator.",
             "invalid_option",
         )
     return value.rstrip("/")

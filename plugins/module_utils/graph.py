@@ -12,6 +12,7 @@ import typing as t
 from ansible_collections.onedrive.connection.plugins.module_utils.endpoints import Endpoints
 from ansible_collections.onedrive.connection.plugins.module_utils.errors import OneDriveError, redact, status_error
 from ansible_collections.onedrive.connection.plugins.module_utils.transport import (
+    MAX_REDIRECTS,
     RETRY_STATUSES,
     Transport,
     json_body,
@@ -58,6 +59,7 @@ def identify(transport: Transport, endpoints: Endpoints, access_token: str, *, c
         json=payload,
         headers={"Authorization": f"Bearer {access_token}"},
         idempotent=True,
+        redirects=MAX_REDIRECTS,  # within Graph's origin only, as the transport enforces
         retry_status=_retry_status,
     )
     body = json_body(response)

@@ -80,18 +80,18 @@ def _utf8(text: str) -> bytes:
     return text.encode("utf-8", "surrogatepass")
 
 
-def code_from_response(pasted: str, state: str | None = None) -> str:
-    """The authorization code in a pasted sign-in response, after checking its state when one is expected.
+def code_from_response(pasted: str, state: str | None = None, redirect_uri: str | None = None) -> str:
+    """The authorization code in a pasted sign-in response, after checking its state when one is expected and,
+    when the response is a whole address and ``redirect_uri`` is given, that it is at the redirect URI's origin.
 
     An error redirect fails with Microsoft's explanation; no token request is needed to know it failed.
     """
-    params = parse_response(pasted)
-    if state is not None and not hmac.compare_digest(_utf8(params.get("state", "")), _utf8(state)):
-        raise OneDriveError(
-            "The response's state differs from the state of the sign-in: it was pasted from another sign-in, or"
-            " forged. Sign in again with the URL from authorize_url and paste that response.",
-            "state_mismatch",
-        )
+    text = _unquoted(pasted)
+    params = parse_response(text)
+    if _URL.match(text):
+        _check_address(text, params, redirect_uri)
+    if state is not None:
+        _check_state(params, state)
     if "error" in params:
         raise authorize_error(params)
     if not params.get("code"):
@@ -101,3 +101,72 @@ def code_from_response(pasted: str, state: str | None = None) -> str:
             "invalid_option",
         )
     return params["code"]
+
+
+# Quotes a shell or a form kept around the pasted text: '"https://..."'.
+_QUOTES = re.compile(r"""^\s*(["'])(.*)\1\s*$""", re.DOTALL)
+
+
+def _unquoted(pasted: str) -> str:
+    text = pasted
+    while True:
+        quoted = _QUOTES.match(text)
+        if not quoted:
+            return text
+        text = quoted.group(2)
+
+
+def _check_state(params: dict[str, str], state: str) -> None:
+    if "state" not in params and state:
+        raise OneDriveError(
+            "response_url holds no state, so it is not the whole address the browser showed after sign-in (a code"
+            " alone is not enough): copy the whole address bar, which holds code=...&state=..., and paste that.",
+            "invalid_option",
+        )
+    if not hmac.compare_digest(_utf8(params.get("state", "")), _utf8(state)):
+        raise OneDriveError(
+            "The response's state differs from the state of the sign-in: it was pasted from another sign-in, or"
+            " forged. Sign in again with the URL from authorize_url and paste that response.",
+            "state_mismatch",
+        )
+
+
+def _origin(uri: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(uri)
+    return parts.scheme.lower(), (parts.hostname or ""), parts.port or {"http": 80, "https": 443}.get(parts.scheme.lower())
+
+
+def _check_address(address: str, params: dict[str, str], redirect_uri: str | None) -> None:
+    """A whole address must be where the sign-in sends the browser back: the redirect URI's origin."""
+    try:
+        origin = _origin(address)
+    except ValueError:
+        origin = None
+    if origin is not None and _SIGN_IN_PAGE.search(urlsplit(address).path) and "code" not in params and "error" not in params:
+        raise _error_page(address, params)
+    # An address whose host cannot be read is left to the state check: nothing says where it came from.
+    if redirect_uri is None or origin is None or origin == _origin(redirect_uri):
+        return
+    raise OneDriveError(
+        f"response_url is an address at {origin[0]}://{origin[1]}, but the sign-in sends the browser back to the redirect URI"
+        f" {redirect_uri}: paste the address the browser showed after sign-in, or give redirect_uri as it was at"
+        " sign-in.",
+        "redirect_mismatch",
+    )
+
+
+# Microsoft shows its errors on the sign-in page itself when it cannot send the browser back at all.
+_SIGN_IN_PAGE = re.compile(r"/oauth2(?:/v2\.0)?/authorize/?$")
+
+
+def _error_page(address: str, params: dict[str, str]) -> OneDriveError:
+    tenant = urlsplit(address).path.strip("/").split("/")[0] or "common"
+    app = params.get("client_id", "(none given)")
+    return OneDriveError(
+        "response_url is the address of the sign-in page itself: Microsoft showed an error there instead of sending"
+        " the browser back with a code. Read the error on that page. The usual ones: AADSTS700016, no app"
+        f" {app} in tenant {tenant} (check client_id, tenant and cloud); AADSTS50011 or AADSTS500113, the redirect"
+        " URI is not registered for the app; AADSTS50194, a single-tenant app signed in through common (give the"
+        " tenant). Fix that, then sign in again with a new URL.",
+        "invalid_option",
+    )

@@ -4,7 +4,7 @@
 """Rotation and verification of many stored connections in one run, a bounded number at a time.
 
 Each connection costs at most two HTTP requests (one refresh, one Graph ``$batch``) over one shared
-Transport, and one connection's failure is only its own result.
+Transport, and one connection's failure is only its own result, even an unexpected one.
 """
 
 from __future__ import annotations
@@ -21,7 +21,11 @@ from ansible_collections.onedrive.connection.plugins.module_utils.schedule impor
 )
 from ansible_collections.onedrive.connection.plugins.module_utils.tokens import Client
 from ansible_collections.onedrive.connection.plugins.module_utils.transport import Transport
-from ansible_collections.onedrive.connection.plugins.module_utils.verification import Verification, verify
+from ansible_collections.onedrive.connection.plugins.module_utils.verification import (
+    Verification,
+    checked_token,
+    verify,
+)
 
 # Stored fields that hold secrets, masked wherever Ansible could show the module's arguments.
 SECRET_FIELDS = ("refresh_token", "access_token", "client_secret")
@@ -79,7 +83,10 @@ class Outcome:
         if check is None or check.tokens is None:
             return None
         answer = check.tokens.result()
-        update = {key: answer[key] for key in ("access_token", "access_token_expires_at", "granted_scopes")}
+        update = {"granted_scopes": answer["granted_scopes"]}
+        # An answer's access token no HTTP header could carry is left out; the stored one stays.
+        if check.tokens.access_token:
+            update.update((key, answer[key]) for key in ("access_token", "access_token_expires_at"))
         if check.refresh_token_rotated:
             update.update(refresh_token=answer["refresh_token"], rotated_at=check.verified_at)
         if check.error is None:
@@ -116,12 +123,18 @@ def plan(record: t.Mapping[str, t.Any], now: datetime.datetime, policy: Policy) 
 
 
 def rotate_one(
-    transport: Transport, client: Client, record: t.Mapping[str, t.Any], step: str, policy: Policy
+    transport: Transport,
+    client: Client,
+    record: t.Mapping[str, t.Any],
+    step: str,
+    policy: Policy,
+    prefix: str = "",
 ) -> Outcome:
+    """``prefix`` goes before a stored field's name in messages, such as ``connections.robot1.``."""
     if step == NOT_DUE:
         return Outcome("not_due")
     if step == ACCESS:
-        check = _check(transport, client, record, policy, access_token=record["access_token"])
+        check = _check(transport, client, record, policy, prefix, access_token=record["access_token"])
         # An access token can die before its time (revoked sessions, clock skew): the refresh token decides.
         if check.error is None or check.error.reason != "graph_unauthorized":
             return _outcome(check)
@@ -130,17 +143,22 @@ def rotate_one(
             "The connection has no refresh_token; authorize it (the bootstrap role) to store one.", "token_invalid"
         ))
     if policy.check_mode:
+        # Nothing is sent, but a token that could never be sent is reported as a real run would.
+        checked_token(record["refresh_token"], prefix + "refresh_token")
         return Outcome("skipped")
-    return _outcome(_check(transport, client, record, policy, refresh_token=record["refresh_token"]))
+    return _outcome(_check(transport, client, record, policy, prefix, refresh_token=record["refresh_token"]))
 
 
-def _check(transport: Transport, client: Client, record: t.Mapping[str, t.Any], policy: Policy, **token: str):
+def _check(
+    transport: Transport, client: Client, record: t.Mapping[str, t.Any], policy: Policy, prefix: str, **token: str
+) -> Verification:
     return verify(
         transport,
         client,
         scopes=record.get("scopes") or None,
         required_scopes=policy.required_scopes,
         check_drive=policy.check_drive,
+        prefix=prefix,
         **token,
     )
 
@@ -166,15 +184,28 @@ def rotate_all(
     only what it returns does not hold every answer (tokens, claims, user and drive) of thousands at once.
     """
 
-    def one(record: t.Mapping[str, t.Any]) -> t.Any:
+    def one(name: str, record: t.Mapping[str, t.Any]) -> t.Any:
         try:
             step = plan(record, now, policy)
             client = make_client(record) if step != NOT_DUE else None
-            outcome = rotate_one(transport, client, record, step, policy)
+            outcome = rotate_one(transport, client, record, step, policy, prefix=f"connections.{name}.")
         except OneDriveError as exc:
             outcome = Outcome("failed", error=exc)
+        except Exception as exc:
+            # Left uncaught, it would end the whole run and lose every token rotated so far. verify() catches
+            # its own, so this one came from reading the stored record (its time stamps, its client).
+            outcome = Outcome("failed", error=_surprise(name, exc))
         return keep(outcome)
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=max_workers) as pool:
-        futures = {name: pool.submit(one, record) for name, record in connections.items()}
+        futures = {name: pool.submit(one, name, record) for name, record in connections.items()}
         return {name: future.result() for name, future in futures.items()}
+
+
+def _surprise(name: str, exc: Exception) -> OneDriveError:
+    """A failure nothing foresaw, named by its type alone: its text may quote what it choked on, such as a token."""
+    return OneDriveError(
+        f"connections.{name} could not be checked: an unexpected {type(exc).__name__} occurred while reading its"
+        " stored fields; check them.",
+        "invalid_option",
+    )

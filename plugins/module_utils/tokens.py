@@ -68,10 +68,32 @@ class TokenSet:
         )
 
 
+def header_safe(token: str) -> bool:
+    """Whether ``token`` can travel in an HTTP header as it is: visible ASCII only, as every OAuth token is.
+
+    Anything else is refused before sending: a space or line break would change the request, and a character
+    outside Latin-1 (a typographic apostrophe pasted in) makes the HTTP library raise mid-request.
+    """
+    return bool(token) and all("!" <= char <= "~" for char in token)
+
+
 def _unexpected(what: str) -> OneDriveError:
     return OneDriveError(
         f"The token endpoint answered 200 but {what}; check login_url and any proxy between.", "unexpected_response"
     )
+
+
+class UnusableAccessToken(OneDriveError):
+    """A token answer whose access token no HTTP header can carry, though its refresh token is fine.
+
+    The service has rotated the refresh token all the same, and may revoke the grant when the old one comes back,
+    so ``tokens`` holds the new one, with an empty access token and no expiry.
+    """
+
+    def __init__(self, tokens: TokenSet) -> None:
+        error = _unexpected("with an access token holding characters no HTTP header can carry")
+        super().__init__(error.msg, error.reason)
+        self.tokens = tokens
 
 
 def _expires_in(value: t.Any) -> int | None:
@@ -94,8 +116,10 @@ def _token_set(body: t.Any, sent_at: datetime.datetime) -> TokenSet:
             " offline_access among the scopes (authorize_url adds it unless told otherwise).",
             "missing_scope",
         )
+    if not header_safe(body["refresh_token"]):
+        raise _unexpected("with a refresh token holding characters no HTTP request can carry")
     expires_in = _expires_in(body.get("expires_in"))
-    return TokenSet(
+    tokens = TokenSet(
         access_token=body["access_token"],
         refresh_token=body["refresh_token"],
         token_type=body["token_type"],
@@ -104,6 +128,9 @@ def _token_set(body: t.Any, sent_at: datetime.datetime) -> TokenSet:
         granted_scopes=scope_list.granted(body.get("scope")),
         id_token_claims=id_token_claims(body["id_token"]) if "id_token" in body else None,
     )
+    if not header_safe(tokens.access_token):
+        raise UnusableAccessToken(dataclasses.replace(tokens, access_token="", expires_in=None, expires_at=None))
+    return tokens
 
 
 class Client:
@@ -138,7 +165,8 @@ class Client:
         if self._client_secret:
             form["client_secret"] = self._client_secret
         sent_at = utcnow()
-        response = self._transport.request("POST", self.endpoints.token, data=form)
+        # The token endpoint never redirects, and the form carries the code or refresh token and any secret.
+        response = self._transport.request("POST", self.endpoints.token, data=form, redirects=0)
         body = json_body(response)
         if response.status_code != 200:
             raise token_error(

@@ -3,8 +3,9 @@
 
 """The check of one connection: refresh its token, compare the granted scopes, and ask Graph who and which drive.
 
-Batch modules call ``verify`` from a thread pool with one shared Transport and Client; it never raises
-OneDriveError, so one connection's failure is just its result.
+Batch modules call ``verify`` from a thread pool with one shared Transport and Client; it never raises (not
+even for a surprise: that would lose a refresh token the service has already rotated), so one connection's
+failure is just its result.
 """
 
 from __future__ import annotations
@@ -17,7 +18,12 @@ from ansible_collections.onedrive.connection.plugins.module_utils import graph
 from ansible_collections.onedrive.connection.plugins.module_utils import scopes as scope_list
 from ansible_collections.onedrive.connection.plugins.module_utils.errors import OneDriveError
 from ansible_collections.onedrive.connection.plugins.module_utils.schedule import format_timestamp, utcnow
-from ansible_collections.onedrive.connection.plugins.module_utils.tokens import Client, TokenSet
+from ansible_collections.onedrive.connection.plugins.module_utils.tokens import (
+    Client,
+    TokenSet,
+    UnusableAccessToken,
+    header_safe,
+)
 from ansible_collections.onedrive.connection.plugins.module_utils.transport import Transport
 
 # What a OneDrive connection needs: a refresh token, the user's profile, and reading their files.
@@ -53,7 +59,9 @@ class Verification:
             result.update(failed=True, **self.error.result())
         if self.tokens is not None:
             answer = self.tokens.result()
-            result.update((key, answer[key]) for key in ("granted_scopes", "access_token", "access_token_expires_at"))
+            result["granted_scopes"] = answer["granted_scopes"]
+            if self.tokens.access_token:
+                result.update((key, answer[key]) for key in ("access_token", "access_token_expires_at"))
             if self.refresh_token_rotated:
                 result["refresh_token"] = self.tokens.refresh_token
         if self.identity is not None:
@@ -70,26 +78,35 @@ def verify(
     scopes: list[str] | None = None,
     required_scopes: t.Sequence[str] = DEFAULT_REQUIRED_SCOPES,
     check_drive: bool = True,
+    prefix: str = "",
 ) -> Verification:
     """Check one connection with exactly one of ``refresh_token`` or ``access_token``.
 
     A refresh token costs one token request (with ``scopes`` when given) and its granted scopes must cover
     ``required_scopes``; then one Graph ``$batch`` asks for the user and, with ``check_drive``, the drive.
     An access token's scopes are unknown (it is never parsed), so only Graph's answers check it.
+    ``prefix`` goes before the token's name in messages, such as ``connections.robot1.`` for a stored record.
     """
     if (refresh_token is None) == (access_token is None):
         raise ValueError("verify needs exactly one of refresh_token or access_token")
     tokens = identity = error = None
+    field = prefix + ("refresh_token" if refresh_token is not None else "access_token")
+    service = "the token endpoint"
     try:
         if refresh_token is not None:
-            tokens = _with_offline_access(client.refresh(_present(refresh_token, "refresh_token"), scopes))
+            tokens = _with_offline_access(client.refresh(checked_token(refresh_token, field), scopes))
             _require(required_scopes, tokens.granted_scopes)
             access_token = tokens.access_token
-        identity = graph.identify(
-            transport, client.endpoints, _present(access_token, "access_token"), check_drive=check_drive
-        )
+        else:
+            access_token = checked_token(access_token, field)
+        service = "Graph"
+        identity = graph.identify(transport, client.endpoints, access_token, check_drive=check_drive)
+    except UnusableAccessToken as exc:
+        tokens, error = _with_offline_access(exc.tokens), exc
     except OneDriveError as exc:
         error = exc
+    except Exception as exc:
+        error = _surprise(exc, field, service)
     return Verification(
         verified_at=format_timestamp(utcnow()),
         tokens=tokens,
@@ -100,18 +117,28 @@ def verify(
     )
 
 
-def _present(token: str, option: str) -> str:
-    """The token without surrounding whitespace (a file's last line break); tokens never hold any inside."""
+def checked_token(token: str, field: str) -> str:
+    """The token without surrounding whitespace (a file's last line break); fails naming ``field``, never showing
+    the value, when it is empty or holds what no token has and no HTTP request can carry."""
     token = token.strip()
     if not token:
-        raise OneDriveError(f"{option} is empty; check the variable or vault entry that holds it.", "invalid_option")
-    if any(char.isspace() or not char.isprintable() for char in token):
+        raise OneDriveError(f"{field} is empty; check the variable or vault entry that holds it.", "invalid_option")
+    if not header_safe(token):
         raise OneDriveError(
-            f"{option} holds spaces or control characters, which no token has; check the variable or vault entry"
-            " that holds it.",
+            f"{field} holds spaces, control characters or characters outside ASCII, which no token has and no HTTP"
+            " request can carry; check the variable or vault entry that holds it.",
             "token_invalid",
         )
     return token
+
+
+def _surprise(exc: Exception, field: str, service: str) -> OneDriveError:
+    """A failure nothing foresaw, named by its type alone: its text may quote what it choked on, such as a token."""
+    return OneDriveError(
+        f"The check of {field} with {service} failed with an unexpected {type(exc).__name__}; check login_url,"
+        " graph_url and any proxy between, and report it if it persists.",
+        "unexpected_response",
+    )
 
 
 def _with_offline_access(tokens: TokenSet) -> TokenSet:

@@ -242,7 +242,11 @@ from ansible_collections.onedrive.connection.plugins.module_utils.redirect impor
 def _code(module: AnsibleModule) -> str:
     params = module.params
     if params["response_url"] is not None:
-        return code_from_response(params["response_url"], params["state"])
+        if params["state"] is None:
+            # Optional for sign-ins started elsewhere, whose state this task does not know.
+            module.warn("state was not given, so nothing shows that response_url answers this sign-in: pass the state"
+                        " returned by onedrive.connection.authorize_url.")
+        return code_from_response(params["response_url"], params["state"], params["redirect_uri"])
     if params["code"] is None:
         # An option given as null counts as present for required_one_of.
         raise OneDriveError("one of code and response_url is required, and not null.", "invalid_option")

@@ -25,8 +25,9 @@ description:
     O(onedrive.connection.vault_config#module:connections) option of M(onedrive.connection.vault_config),
     even when the module fails. A connection whose check failed after its refresh has its new token there,
     and the old one may no longer work.
-  - One connection's failure does not stop the others. The module fails when any connection failed, after
-    all were tried.
+  - One connection's failure does not stop the others, not even an unexpected one, which fails its connection
+    with reason C(unexpected_response) (C(invalid_option) when it came from reading the stored record), naming
+    the error's type only. The module fails when any connection failed, after all were tried.
 author: onedrive.connection maintainers (@onedrive-connection)
 requirements:
   - requests
@@ -105,7 +106,10 @@ options:
       - Other keys are ignored. The values of C(refresh_token), C(access_token) and C(client_secret) are
         hidden from any output of the module.
       - A record that is not a dictionary, or whose C(scopes) or another of the keys above is not text, fails
-        the module before any connection is tried.
+        the module before any connection is tried. A C(refresh_token) or C(access_token) about to be sent that
+        holds anything but visible ASCII (a space, a line break inside, a typographic apostrophe pasted in),
+        which no token has and no HTTP header can carry, fails only its connection, with reason
+        C(token_invalid), before any request for it.
       - Exactly one of O(path) and O(connections) is required.
     type: dict
   names:
@@ -152,6 +156,14 @@ options:
 notes:
   - With O(path) on a play of several hosts, set C(run_once) on the task (the module warns otherwise) since
     every host would rotate the same connections, and all but one host's tokens would be thrown away.
+  - >-
+    With O(path), before any token is refreshed, the task checks that the file could be written: the vault
+    secret that encrypts it, a writable folder, and the writers' lock, which it takes and releases. A lock that
+    another writer holds for longer than O(lock_timeout), or that another user planted (a symbolic link, or a
+    file of a user other than the one running the play, root or the folder's owner), fails the task with no
+    request made, so no token is rotated and lost. A writer that takes the lock during the rotation can still
+    make the store fail; the message then names the connections that were refreshed. A symbolic link at
+    O(path), and the owner of the rewritten file, are treated as M(onedrive.connection.vault_config) describes.
   - With O(path) on the controller, the rotation runs in Ansible's own Python, which then needs C(requests);
     the task's C(environment) (a proxy, C(REQUESTS_CA_BUNDLE)) applies, C(ansible_python_interpreter) does not.
   - Each failed connection's result holds C(reason), C(msg) and Microsoft's C(error), C(error_codes),
@@ -231,7 +243,9 @@ updates:
   description:
     - For each connection with something new to store, by name, the fields to store, ready for
       the O(onedrive.connection.vault_config#module:connections) option of M(onedrive.connection.vault_config).
-    - B(Secrets), C(refresh_token) (when rotated) and C(access_token).
+    - B(Secrets), C(refresh_token) (when rotated) and C(access_token). An access token the token endpoint answered
+      with characters no HTTP header can carry is left out (the connection fails with reason
+      C(unexpected_response)), and its new refresh token is there all the same.
     - Also C(access_token_expires_at), C(rotated_at), C(verified_at), C(granted_scopes), C(user_id),
       C(user_principal_name), C(account_type), C(drive_id) and C(drive_type), as far as they are known.
   returned: with O(connections)
@@ -286,7 +300,12 @@ store_error:
       message names were refreshed, and may need a new sign-in.
   returned: with O(path), when the write failed
   type: str
-  sample: another writer held the lock on /srv/ansible/group_vars/all/onedrive.yml for more than 60 s
+  sample: >-
+    another writer held the lock on /srv/ansible/group_vars/all/onedrive.yml (the file
+    /srv/ansible/group_vars/all/.onedrive.yml.lock) for more than 60 s, so
+    /srv/ansible/group_vars/all/onedrive.yml was not written: run again once the other writer is done, or
+    raise lock_timeout. The lock is released when its holder ends; `fuser
+    /srv/ansible/group_vars/all/.onedrive.yml.lock` shows which process holds it
 backup_file:
   description: The copy of the file as it was, when O(backup) is true and the file was rewritten.
   returned: when a backup was made

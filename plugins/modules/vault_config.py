@@ -32,7 +32,9 @@ options:
     description:
       - The vars file on the controller. It is created, with any missing folders (mode C(0700)), when missing.
       - A relative path is relative to the playbook's folder.
-      - When O(path) is a symbolic link, the file it points to is updated.
+      - When O(path) is a symbolic link, the file it points to is updated (and created, when the link points
+        to no file), provided the link is owned by the user running the play, by root, or by the owner of its
+        folder. A link of anyone else is refused, see the notes.
     type: path
     required: true
   key:
@@ -170,6 +172,22 @@ notes:
   - >-
     With several hosts in the play, every host runs the task against the same controller file; use
     C(run_once: true).
+  - >-
+    Files another user may have planted. In a folder other users can write to, a symbolic link at O(path), or
+    in place of the lock file C(.<name>.lock), could redirect the write, create a file elsewhere or block every
+    writer. A symbolic link at O(path) (or in a chain of links from it) is followed only when it is owned by
+    the user running the play, by root, or by the owner of its folder, as the kernel's C(fs.protected_symlinks)
+    rule has it; any other fails the task without touching its target. The lock file is never followed as a
+    link, and must be a plain file owned by one of those users; otherwise the task fails and names it. Remove
+    such a file while no play writes the vault, and keep the folder writable only by the users who write it.
+  - >-
+    Owner. Rewriting an existing file keeps its owner and group where the user running the play may set them
+    (root may; another user may keep a group it is a member of). Where it may not, the new file belongs to that
+    user, and the task warns with the C(chown) command that gives it back.
+  - >-
+    Temporary files. A write goes through a hidden temporary file C(.<name>.<random>.partial) beside the file.
+    A writer killed before the rename leaves it behind, and the next writer of the same file removes it; the
+    temporaries of any other file (a C(<name>.bak) beside it) are left alone.
 seealso:
   - module: ansible.builtin.include_vars
   - ref: playbooks_vault

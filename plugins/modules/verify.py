@@ -266,12 +266,12 @@ access_token:
   description:
     - The access token for Microsoft Graph the refresh returned, valid until RV(access_token_expires_at). A
       secret.
-  returned: when O(refresh_token) was redeemed
+  returned: when O(refresh_token) was redeemed, unless the answer's access token could not be sent to Graph
   type: str
   sample: eyJ0eXAiOiJKV1Qi...
 access_token_expires_at:
   description: When RV(access_token) expires, in UTC, ISO 8601; null when Microsoft did not say.
-  returned: when O(refresh_token) was redeemed
+  returned: with RV(access_token)
   type: str
   sample: "2025-03-01T09:45:00Z"
 reason:
@@ -319,6 +319,7 @@ from ansible_collections.onedrive.connection.plugins.module_utils.common import 
 from ansible_collections.onedrive.connection.plugins.module_utils.errors import OneDriveError
 from ansible_collections.onedrive.connection.plugins.module_utils.verification import (
     DEFAULT_REQUIRED_SCOPES,
+    checked_token,
     verify,
 )
 
@@ -333,6 +334,8 @@ def check(module: AnsibleModule) -> dict:
     with transport_from_params(params) as transport:
         client = client_from_params(params, transport)
         if module.check_mode and params["refresh_token"] is not None:
+            # Nothing is sent, but a token that could never be sent fails as it would without check mode.
+            checked_token(params["refresh_token"], "refresh_token")
             return dict(
                 changed=False,
                 skipped=True,

@@ -14,6 +14,7 @@ try:
     from ansible.utils.vars import transform_to_native_types as _transform
 except ImportError:
     _transform = None
+    from ansible.utils.unsafe_proxy import wrap_var as _wrap_var
 
 
 def native(value: object) -> object:
@@ -48,6 +49,16 @@ def _plain(value: object) -> object:
         return value.decode("utf-8", "surrogateescape")
     # AnsibleVaultEncryptedUnicode (not a str subclass), whose str() is its decrypted text.
     return str(value)
+
+
+def unsafe(value: str) -> str:
+    """``value`` as text Ansible never evaluates as a template, when a plugin hands it back.
+
+    From 2.19 on, plain text that a plugin returns is not trusted as a template; earlier releases need it
+    wrapped (there, the wrapper itself is deprecated).
+    """
+    plain = native(value)
+    return plain if _transform is not None else _wrap_var(plain)
 
 
 def play_vault(loader):

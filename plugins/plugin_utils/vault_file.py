@@ -7,10 +7,13 @@ re-encrypting unchanged data would change the file on every run.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import grp
 import hashlib
 import math
 import os
+import pwd
 import time
 from collections.abc import Collection, Iterable, Mapping
 
@@ -19,10 +22,13 @@ from ansible.parsing.vault import is_encrypted, match_encrypt_secret
 
 from ansible_collections.onedrive.connection.plugins.plugin_utils import vault_stream, vault_yaml
 from ansible_collections.onedrive.connection.plugins.plugin_utils.atomic_file import (
-    LockTimeout,
+    LockError,
+    UnsafeFile,
     exclusive_lock,
+    probe_lock,
     read_existing,
     replace_atomically,
+    trusted_target,
 )
 from ansible_collections.onedrive.connection.plugins.plugin_utils.connection_changes import masked, merge, plain_secrets, unmet
 
@@ -47,12 +53,16 @@ class Outcome:
     diff: list[dict] = dataclasses.field(default_factory=list)
     skipped: list = dataclasses.field(default_factory=list)
     """The sorted names of the connections left as they were because they did not hold the expected fields."""
+    warnings: list[str] = dataclasses.field(default_factory=list)
+    """What the caller should show: the write succeeded, but not quite as the file was (its owner)."""
 
 
 @dataclasses.dataclass(frozen=True)
 class _Plan:
     existing_mode: int | None
     """The permission bits of the file as it is, or None when it does not exist."""
+    existing_owner: tuple[int, int] | None
+    """The (uid, gid) of the file as it is, or None when it does not exist."""
     document: dict
     before: dict
     after: dict
@@ -93,8 +103,9 @@ class VaultConfigFile:
         if not (math.isfinite(lock_timeout) and lock_timeout >= 0):
             raise VaultConfigError(f"lock_timeout must be a number of seconds not below zero, not {lock_timeout!r}")
         self.path = path
-        # Writes go to the file a symlink points at, so that a linked vars file stays linked.
-        self._target = os.path.realpath(path)
+        # Writes go to the file a symlink points at, so that a linked vars file stays linked; but only through
+        # a link that this user, root or the folder's owner made, never through one another user planted.
+        self._target = _trusted_target(path)
         self._vault = vault
         self._key = key
         self._encryption = encryption
@@ -135,21 +146,23 @@ class VaultConfigFile:
                 raise VaultConfigError(f"the expected fields of connection {name!r} must be a mapping of field to value")
         vault_id, secret = self._encrypting_secret()
         plan = self._plan(updates, removals, expect)
-        backup_file = None
+        backup_file, warnings = None, []
         if plan.changed and not check_mode:
             os.makedirs(os.path.dirname(self._target), mode=0o700, exist_ok=True)
-            try:
-                with exclusive_lock(self._target, self._lock_timeout):
-                    # Another writer may have replaced the file since the first read: decide again under the lock.
-                    plan = self._plan(updates, removals, expect)
-                    if plan.rewrite:
-                        backup_file = self._replace(plan, vault_id, secret, backup)
-                    elif plan.chmod:
-                        os.chmod(self._target, self._mode)
-            except LockTimeout as exc:
-                raise VaultConfigError(str(exc)) from None
+            with _refused_as_config_error(), exclusive_lock(self._target, self._lock_timeout):
+                # Another writer may have replaced the file since the first read: decide again under the lock.
+                plan = self._plan(updates, removals, expect)
+                if plan.rewrite:
+                    backup_file, warnings = self._replace(plan, vault_id, secret, backup)
+                elif plan.chmod:
+                    os.chmod(self._target, self._mode)
         return Outcome(
-            plan.changed, plan.changes, backup_file, self._diff(plan) if diff and plan.changed else [], plan.skipped
+            plan.changed,
+            plan.changes,
+            backup_file,
+            self._diff(plan) if diff and plan.changed else [],
+            plan.skipped,
+            warnings,
         )
 
     def read(self) -> dict[str, dict]:
@@ -170,8 +183,8 @@ class VaultConfigFile:
             return self._mode
         return existing_mode if existing_mode is not None else 0o600
 
-    def _load(self) -> tuple[dict, bool, int | None]:
-        """The file's document, whether it is encrypted as a whole, and its permission bits (None: no file).
+    def _load(self) -> tuple[dict, bool, os.stat_result | None]:
+        """The file's document, whether it is encrypted as a whole, and its status (None: no file).
 
         A file whose bytes hash as they did at the last load is the one already parsed: decrypting and parsing
         a vault of thousands of connections again would cost more memory than its data, while hashing it
@@ -182,11 +195,11 @@ class VaultConfigFile:
         except FileNotFoundError:
             return {}, False, None
         with handle:
-            mode = os.fstat(handle.fileno()).st_mode & 0o7777
+            status = os.fstat(handle.fileno())
             digest = _sha256(handle)
             if self._loaded is not None and self._loaded[0] == digest:
                 document, whole_file = self._loaded[1]
-                return document, whole_file, mode
+                return document, whole_file, status
             handle.seek(0)
             # Only the header: is_encrypted copies its whole argument twice over, as text and back.
             whole_file = is_encrypted(handle.read(64))
@@ -199,14 +212,21 @@ class VaultConfigFile:
             content = self._decrypt(handle) if whole_file else handle.read()
         document = self._parse(content)
         self._loaded = digest, (document, whole_file)
-        return document, whole_file, mode
+        return document, whole_file, status
 
     def check_writable(self) -> None:
-        """Refuse now what would refuse a write later: no secret to encrypt with, or a folder that takes no file."""
+        """Refuse now what would refuse a write later: no secret to encrypt with, a folder that takes no file, or
+        a writer lock that is planted, or held by another writer for longer than lock_timeout.
+
+        The lock is taken and released again (see probe_lock): a caller about to do what cannot be undone
+        (refresh a token) learns now rather than after it that the write would fail.
+        """
         self._encrypting_secret()
         folder = os.path.dirname(self._target)
         if not os.access(folder, os.W_OK | os.X_OK):
             raise VaultConfigError(f"{folder} is not writable, so {self.path} could not be rewritten")
+        with _refused_as_config_error():
+            probe_lock(self._target, self._lock_timeout)
 
     def _encrypting_secret(self):
         secrets = self._vault.secrets or []
@@ -227,7 +247,8 @@ class VaultConfigFile:
             raise VaultConfigError(f"vault id {wanted!r} is not loaded (loaded: {', '.join(loaded)})") from None
 
     def _plan(self, updates, removals, expect) -> _Plan:
-        document, whole_file, existing_mode = self._load()
+        document, whole_file, status = self._load()
+        existing_mode = None if status is None else status.st_mode & 0o7777
         before = self._connections(document)
         try:
             skipped = unmet(before, expect)
@@ -245,6 +266,7 @@ class VaultConfigFile:
         converts = existing_mode is not None and self._encryption == "file" and not whole_file
         return _Plan(
             existing_mode=existing_mode,
+            existing_owner=None if status is None else (status.st_uid, status.st_gid),
             document={**document, self._key: after} if changes else document,
             before=before,
             after=after,
@@ -302,7 +324,8 @@ class VaultConfigFile:
                     f"field {field!r} of connection {name!r} must be a string to be stored as an inline !vault value"
                 )
 
-    def _replace(self, plan: _Plan, vault_id: str, secret, backup: bool) -> str | None:
+    def _replace(self, plan: _Plan, vault_id: str, secret, backup: bool) -> tuple[str | None, list[str]]:
+        """Write the planned file; returns the backup file, if any, and the warnings for the caller to show."""
         if self._encryption == "inline":
             connections = dict(plan.after)
             for name, fields in plan.encrypt.items():
@@ -321,8 +344,19 @@ class VaultConfigFile:
             backup_file = f"{self._target}.{os.getpid()}.{time.strftime('%Y-%m-%d@%H:%M:%S~')}"
             # Read again under the writers' lock, which every writer holds while it replaces the file.
             replace_atomically(backup_file, *read_existing(self._target))
-        replace_atomically(self._target, content, self._file_mode(plan.existing_mode))
-        return backup_file
+        if replace_atomically(self._target, content, self._file_mode(plan.existing_mode), plan.existing_owner):
+            return backup_file, []
+        return backup_file, [self._owner_not_kept(plan.existing_owner)]
+
+    def _owner_not_kept(self, owner: tuple[int, int]) -> str:
+        status = os.stat(self._target)
+        uid, gid = owner
+        return (
+            f"{self.path} was rewritten, but this user may not give the new file the old one's owner "
+            f"{_user_name(uid)}:{_group_name(gid)}, so it is now owned by "
+            f"{_user_name(status.st_uid)}:{_group_name(status.st_gid)}: if the old owner must read it, run "
+            f"`chown {uid}:{gid} {self._target}` as root, or write the file as that user."
+        )
 
     def _diff(self, plan: _Plan) -> list[dict]:
         diffs = []
@@ -351,13 +385,41 @@ class VaultConfigFile:
 def encryption_of(path: str) -> tuple[str, str | None]:
     """How an existing file is encrypted: "file" as a whole, or else "inline" (value by value, if at all); and
     for a whole file, the vault id its header names (None for none, or for "default")."""
-    with open(path, "rb") as handle:
+    with open(_trusted_target(path), "rb") as handle:
         head = handle.read(256)
     if not is_encrypted(head):
         return "inline", None
     fields = head.splitlines()[0].split(b";") if head.splitlines() else []
     vault_id = fields[3].strip().decode("utf-8", "replace") if len(fields) > 3 else None
     return "file", None if vault_id == "default" else vault_id
+
+
+@contextlib.contextmanager
+def _refused_as_config_error():
+    # The refusals of atomic_file name files and say what to do, so they reach the user as they are.
+    try:
+        yield
+    except (LockError, UnsafeFile) as exc:
+        raise VaultConfigError(str(exc)) from None
+
+
+def _trusted_target(path: str) -> str:
+    with _refused_as_config_error():
+        return trusted_target(path)
+
+
+def _user_name(uid: int) -> str:
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return str(uid)
+
+
+def _group_name(gid: int) -> str:
+    try:
+        return grp.getgrgid(gid).gr_name
+    except KeyError:
+        return str(gid)
 
 
 def _plain(value: object) -> object:

@@ -78,7 +78,7 @@ def test_responses_are_refused_with_their_reason(run):
         "missing code": ("invalid_option", "response_url holds no code"),
         "error redirect": ("access_denied", "AADSTS65004: Declined"),
         "different state": ("state_mismatch", "state"),
-        "binary": ("state_mismatch", "state"),
+        "binary": ("invalid_option", "holds no state"),
     }
     assert set(refusals) == set(expected)
     for case, (reason, words) in expected.items():

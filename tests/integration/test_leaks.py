@@ -115,6 +115,17 @@ class Scenarios:
         connections = {name: {"client_id": PUBLIC_APP, "refresh_token": self._refresh_token()} for name in ("one", "two")}
         return self._with_vault(**self._endpoints(vault_path=str(self._vaulted("rotate-vault", connections))))
 
+    def security_rotation__rotate(self):
+        # One connection whose stored access token HTTP cannot carry fails alone; the other rotates and is stored.
+        connections = {
+            "fine": {"client_id": PUBLIC_APP, "refresh_token": self._refresh_token()},
+            "odd": {"client_id": PUBLIC_APP, "refresh_token": self._refresh_token(),
+                    "access_token": self._made_up("acc\u2019ess-leak-test"), "rotated_at": "2999-01-01T00:00:00Z"},
+        }
+        return self._with_vault(**self._endpoints(
+            vault_path=str(self._vaulted("security-rotation", connections)), connections=connections
+        ))
+
     def vault_config__write(self):
         values = {"client_id": PUBLIC_APP, "refresh_token": self._refresh_token(),
                   "client_secret": self._made_up("cs~leak-test-client-SECRET")}

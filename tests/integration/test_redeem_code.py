@@ -242,7 +242,9 @@ def test_redirect_mismatch(flow, emulator):
     signin, response = flow.sign_in(ADELE, redirect_uri="http://localhost")
     assert response.startswith("http://localhost/?code=")
     result = redeem_pasted(flow, signin, response)  # redirect_uri left at its default, the nativeclient URI
-    assert result["reason"] == "redirect_mismatch" and "same redirect_uri" in result["msg"]
+    # Seen by the address's origin, before the code is spent on a token request the service would refuse.
+    assert result["reason"] == "redirect_mismatch" and "give redirect_uri as it was at sign-in" in result["msg"]
+    assert token_requests(emulator) == 0
 
 
 def test_state_mismatch_makes_no_token_request(flow, emulator):

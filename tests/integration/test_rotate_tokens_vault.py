@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import fcntl
 import json
-import os
 import pathlib
 import stat
 import textwrap
@@ -299,24 +297,6 @@ def test_what_would_refuse_the_write_refuses_before_any_token_is_redeemed(emulat
     result = run.task("Rotate")
     assert "several vault ids are loaded (default, other)" in result["msg"]
     assert emulator.log()["counts"] == {} and snapshot(vault.path) == before
-
-
-def test_a_write_that_fails_after_the_rotation_fails_the_task_and_names_what_was_refreshed(emulator, vault, rotate):
-    vault.write({"robot": connection(emulator, "adele@contoso.onmicrosoft.com")})
-    before = snapshot(vault.path)
-    lock = os.open(vault.path.parent / f".{vault.path.name}.lock", os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # another writer, for longer than the task waits
-        run = rotate(extra_vars=dict(lock_timeout=1))
-    finally:
-        os.close(lock)
-
-    result = run.task("Rotate")
-    assert [entry["status"] for entry in run.tasks if entry["name"] == "Rotate"] == ["failed"]
-    assert result["statuses"]["rotated"] == ["robot"]
-    assert "held the lock" in result["store_error"]
-    assert "could not be stored" in result["msg"] and "Refreshed: robot;" in result["msg"]
-    assert snapshot(vault.path) == before
 
 
 SEVERAL_HOSTS = """

@@ -8,7 +8,11 @@ import pytest
 from ansible_collections.onedrive.connection.plugins.module_utils.endpoints import endpoints
 from ansible_collections.onedrive.connection.plugins.module_utils.errors import OneDriveError
 from ansible_collections.onedrive.connection.plugins.module_utils.schedule import format_timestamp, utcnow
-from ansible_collections.onedrive.connection.plugins.module_utils.tokens import Client, id_token_claims
+from ansible_collections.onedrive.connection.plugins.module_utils.tokens import (
+    Client,
+    UnusableAccessToken,
+    id_token_claims,
+)
 from ansible_collections.onedrive.connection.plugins.module_utils.transport import Transport
 
 CLIENT_ID = "3fa3ec6b-0d9b-4d0b-9a4e-5d6c0f2b7a11"
@@ -143,6 +147,26 @@ def test_malformed_success(fake_http, client, answer, what):
     with pytest.raises(OneDriveError, match=what) as raised:
         client.redeem_code("the-code", REDIRECT)
     assert raised.value.reason == "unexpected_response"
+
+
+@pytest.mark.parametrize("token", ["rt\u2019-SECRET", "rt\u00e9-SECRET", "rt -SECRET", "rt\x00-SECRET"])
+def test_a_refresh_token_no_request_could_carry_is_unexpected(fake_http, client, token):
+    fake_http.answer(200, success(refresh_token=token))
+    with pytest.raises(OneDriveError, match="refresh token holding characters") as raised:
+        client.refresh("refresh-0")
+    assert raised.value.reason == "unexpected_response" and not isinstance(raised.value, UnusableAccessToken)
+    assert "SECRET" not in raised.value.msg
+
+
+@pytest.mark.parametrize("token", ["at\u2019-SECRET", "at\u00e9-SECRET", "at -SECRET", "at\x7f-SECRET"])
+def test_an_access_token_no_header_could_carry_is_unexpected_but_keeps_the_refresh_token(fake_http, client, token):
+    fake_http.answer(200, success(access_token=token, refresh_token="refresh-2"))
+    with pytest.raises(UnusableAccessToken, match="access token holding characters") as raised:
+        client.refresh("refresh-1")
+    assert raised.value.reason == "unexpected_response" and "SECRET" not in raised.value.msg
+    tokens = raised.value.tokens
+    assert (tokens.refresh_token, tokens.access_token, tokens.expires_at) == ("refresh-2", "", None)
+    assert tokens.granted_scopes == ["Files.Read", "User.Read", "openid"] and tokens.tenant_id == CLAIMS["tid"]
 
 
 def test_errors_are_classified_for_the_grant_and_never_echo_secrets(fake_http):

@@ -190,7 +190,6 @@ PASTED = {
     "query encoded twice": f"{NATIVE}?{quote(f'code={CODE}&state={STATE}', safe='')}",
     "a megabyte of extra parameter": f"{RESPONSE}&padding={'x' * MEGABYTE}",
     "broken host": f"https://[nativeclient?code={CODE}&state={STATE}",
-    "another scheme": f"ms-app://s-1-15-2-1234/?code={CODE}&state={STATE}",
 }
 
 
@@ -253,11 +252,40 @@ def test_redeem_code_fails_with_the_error_redirect_without_a_request(refused):
     assert result["error"] == "access_denied" and result["error_codes"] == [65004]
 
 
+def test_redeem_code_refuses_a_response_of_another_sign_in(refused):
+    refused("redeem_code", dict(response_url=RESPONSE.replace(STATE, "other")), "state", reason="state_mismatch")
+
+
+@pytest.mark.parametrize("pasted", [f"code={CODE}", CODE, ""], ids=["code parameter", "bare code", "empty"])
+def test_redeem_code_asks_for_the_whole_address_bar_when_state_is_missing(refused, pasted):
+    refused("redeem_code", dict(response_url=pasted), "holds no state", reason="invalid_option")
+
+
 @pytest.mark.parametrize(
-    "pasted", [RESPONSE.replace(STATE, "other"), f"code={CODE}", ""], ids=["other", "none", "empty"]
+    "pasted",
+    [f"https://evil.example/common/oauth2/nativeclient?code={CODE}&state={STATE}",
+     f"http://login.microsoftonline.com/common/oauth2/nativeclient?code={CODE}&state={STATE}",
+     f"ms-app://s-1-15-2-1234/?code={CODE}&state={STATE}"],
+    ids=["another host", "another scheme", "an app scheme"],
 )
-def test_redeem_code_refuses_a_response_of_another_sign_in(refused, pasted):
-    refused("redeem_code", dict(response_url=pasted), "state", reason="state_mismatch")
+def test_redeem_code_refuses_an_address_away_from_the_redirect_uri(refused, pasted):
+    refused("redeem_code", dict(response_url=pasted), "redirect_uri", reason="redirect_mismatch")
+
+
+@pytest.mark.parametrize("quotes", ['"{}"', "'{}'", """'"{}"'""", ' "{}"\n'])
+def test_redeem_code_takes_a_quoted_address(attempt, fake_http, quotes):
+    fake_http.answer(200, TOKENS)
+    attempt("redeem_code", dict(response_url=quotes.format(RESPONSE)))
+    assert fake_http.requests[0]["data"]["code"] == CODE
+
+
+def test_redeem_code_explains_an_error_page_address(refused):
+    page = (
+        "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/authorize?client_id=0000-mistyped"
+        f"&response_type=code&redirect_uri={quote(NATIVE, safe='')}&state={STATE}"
+    )
+    result = refused("redeem_code", dict(response_url=page), "AADSTS700016", reason="invalid_option")
+    assert "0000-mistyped" in result["msg"] and "contoso.onmicrosoft.com" in result["msg"]
 
 
 VERIFY = {
