@@ -34,11 +34,12 @@ PROMPT = "Paste the address-bar URL"
 sys.path.insert(0, str(REPO / "tests" / "emulator"))
 from msemu.client import EmulatorClient  # noqa: E402  (the emulator is test tooling, not installed)
 from msemu.process import EmulatorProcess  # noqa: E402
-from msemu.terminal import run_on_terminal  # noqa: E402
+from msemu.terminal import ANSI, run_on_terminal  # noqa: E402
 
 
 def echo(text: str) -> None:
-    sys.stdout.write(text)
+    # Without the terminal's control sequences, which show as stray characters once the demo's output is a log.
+    sys.stdout.write(ANSI.sub("", text))
     sys.stdout.flush()
 
 
@@ -147,7 +148,7 @@ def main() -> None:
     print(
         "   Register an app (README: 'Registering the Azure app'), then run:\n"
         "   ansible-playbook onedrive.connection.bootstrap --ask-vault-pass \\\n"
-        "     -e onedrive_client_id=<your app's client ID> -e onedrive_vault_file=vault.yml\n"
+        "     -e onedrive_connection=robot1 -e onedrive_client_id=<your app's client ID> -e onedrive_vault_file=vault.yml\n"
         "   Open the printed URL, sign in, and paste the address bar at the prompt."
     )
 

@@ -118,9 +118,10 @@ class ActionModule(ActionBase):
         return answer, answer.pop("msg", None) if answer.pop("failed", False) else None
 
     def _vault_file(self, path: str, params: dict) -> VaultConfigFile:
-        if not os.path.exists(path):
+        state = "does not exist" if not os.path.exists(path) else "is empty" if os.path.getsize(path) == 0 else None
+        if state:
             raise VaultConfigError(
-                f"{path} does not exist, so there is nothing to rotate: store a connection first (the bootstrap role, "
+                f"{path} {state}, so there is nothing to rotate: store a connection first (the bootstrap role, "
                 "or onedrive.connection.vault_config), or correct path."
             )
         encryption, stored_vault_id = encryption_of(path)

@@ -7,7 +7,7 @@ DOCUMENTATION = r"""
 name: sign_in_response
 short_description: The sign-in response a person gave, read as data and never evaluated as a template
 version_added: 1.0.0
-author: onedrive.connection maintainers
+author: onedrive.connection maintainers (@onedrive-connection)
 description:
   - Returns the address-bar URL (or query string) that the browser showed after sign-in, from the first of
     these that is not empty, with surrounding white space removed; an empty string when none is given.

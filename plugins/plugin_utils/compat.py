@@ -14,7 +14,12 @@ try:
     from ansible.utils.vars import transform_to_native_types as _transform
 except ImportError:
     _transform = None
+
+if _transform is None:
+    # Before 2.19, text a plugin hands back is trusted as a template unless wrapped (2.19 deprecates the wrapper).
     from ansible.utils.unsafe_proxy import wrap_var as _wrap_var
+else:
+    _wrap_var = None
 
 
 def native(value: object) -> object:
@@ -58,7 +63,7 @@ def unsafe(value: str) -> str:
     wrapped (there, the wrapper itself is deprecated).
     """
     plain = native(value)
-    return plain if _transform is not None else _wrap_var(plain)
+    return plain if _wrap_var is None else _wrap_var(plain)
 
 
 def play_vault(loader):

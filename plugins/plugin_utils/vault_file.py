@@ -167,11 +167,17 @@ class VaultConfigFile:
 
     def read(self) -> dict[str, dict]:
         """The stored connections as plain data, inline `!vault` values decrypted; {} when the file does not exist."""
-        document, dummy, dummy = self._load()
+        document, whole_file, dummy = self._load()
         connections = {}
         for name, connection in self._connections(document).items():
             if not isinstance(name, str):
                 raise VaultConfigError(f"{self.path}: connection name {name!r} under {self._key} is not text; quote it")
+            plain = [] if whole_file else sorted(f for f in self._secret_fields if isinstance(connection.get(f), str))
+            if plain:
+                raise VaultConfigError(
+                    f"{self.path}: connection {name!r} holds {', '.join(plain)} in plain text, not encrypted, so it was"
+                    f" left as it is: encrypt the file with `ansible-vault encrypt {self.path}` first"
+                )
             try:
                 connections[name] = {field: _plain(value) for field, value in connection.items()}
             except vault_yaml.UndecryptableValue as exc:
@@ -211,6 +217,8 @@ class VaultConfigFile:
                 )
             content = self._decrypt(handle) if whole_file else handle.read()
         document = self._parse(content)
+        if not whole_file and self._encryption == "file" and content.strip():
+            raise _not_a_vault(self.path)
         self._loaded = digest, (document, whole_file)
         return document, whole_file, status
 
@@ -380,6 +388,15 @@ class VaultConfigFile:
                 "after": {"mode": f"{self._file_mode(plan.existing_mode):04o}"},
             })
         return diffs
+
+
+def _not_a_vault(path: str) -> VaultConfigError:
+    # Encrypting a plain file in place would turn what a person keeps readable into a vault without asking.
+    return VaultConfigError(
+        f"{path} is not an ansible-vault file (it is not encrypted as a whole), so it was left as it is: encrypt it"
+        f" with `ansible-vault encrypt {path}`, keep it plain with only its secrets encrypted (encryption=inline;"
+        " onedrive_vault_encryption=inline in the roles), or give the path of a new file"
+    )
 
 
 def encryption_of(path: str) -> tuple[str, str | None]:

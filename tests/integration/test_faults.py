@@ -241,9 +241,10 @@ def test_plugin_role_failed_by_a_fault_leaves_vault_and_plugin_file_unchanged(
     options = dict(onedrive_plugin_config_path=str(plugin_file))
     assert collection_playbook("configure_plugin", extra_vars=options).rc == 0
     vault_before, plugin_before = collection_playbook.vault.read_bytes(), plugin_file.read_bytes()
-    # Not due any more, so Test Connection asks Graph with the stored access token: a proxy's page fails it.
-    emulator.fault(GRAPH, "html")
-    run = collection_playbook("configure_plugin", extra_vars=options)
+    # Test Connection redeems the refresh token once its proof is older than onedrive_plugin_test_after (here at
+    # once): a proxy's page in place of the token endpoint's answer fails it.
+    emulator.fault(TOKEN, "html")
+    run = collection_playbook("configure_plugin", extra_vars=dict(options, onedrive_plugin_test_after="0"))
     assert run.rc != 0 and "Test Connection failed for robot1 (server_error)" in run.output, run.output
     assert_clean(run, emulator)
     assert collection_playbook.vault.read_bytes() == vault_before

@@ -20,7 +20,8 @@ def test_without_a_terminal_it_stops_with_the_url_then_redeems_the_pasted_addres
     assert first.rc != 0
     assert "No sign-in response for connection robot1" in first.output
     assert "-e onedrive_auth_response='<the address-bar URL>'" in first.output
-    assert "ansible-playbook onedrive.connection.bootstrap --ask-vault-pass" in first.output
+    assert f"ansible-playbook onedrive.connection.bootstrap --vault-password-file {collection_playbook.password_file}" in first.output
+    assert "-e onedrive_auth_response_file=<that file>" in first.output
     pending = collection_playbook.read()["onedrive_pending_authorizations"]["robot1"]
     assert pending["code_verifier"] and pending["state"]
 

@@ -9,7 +9,12 @@ import select
 import signal
 import typing as t
 
-ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+# Colour and cursor sequences; also the bare "ESC [" that ansible-core's pause writes before a carriage return.
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]?")
+
+
+# Seconds without output after the prompt before the answer is typed.
+SETTLE = 0.5
 
 
 def run_on_terminal(
@@ -30,10 +35,16 @@ def run_on_terminal(
         if cwd is not None:
             os.chdir(cwd)
         os.execve(command[0], command, env)
-    output, answered = "", False
+    output, answered, prompted = "", False, False
     try:
         while True:
-            ready, _, _ = select.select([fd], [], [], timeout)
+            # Once the prompt shows, the answer waits until the program has gone quiet: it switches the terminal
+            # to its own mode after printing the prompt, and that switch (TCSAFLUSH) drops anything typed before.
+            ready, _, _ = select.select([fd], [], [], SETTLE if prompted and not answered else timeout)
+            if not ready and prompted and not answered:
+                answered = True
+                os.write(fd, answer(ANSI.sub("", output)).encode() + b"\r")
+                continue
             if not ready:
                 os.kill(pid, signal.SIGTERM)
                 raise TimeoutError(f"{command[0]} printed nothing for {timeout} s")
@@ -45,9 +56,7 @@ def run_on_terminal(
                 break
             echo(chunk)
             output += chunk
-            if not answered and prompt in ANSI.sub("", output):
-                answered = True
-                os.write(fd, answer(ANSI.sub("", output)).encode() + b"\r")
+            prompted = prompted or prompt in ANSI.sub("", output)
     finally:
         os.close(fd)
         _, status = os.waitpid(pid, 0)

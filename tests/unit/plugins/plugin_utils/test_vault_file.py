@@ -164,12 +164,21 @@ def test_a_symlinked_file_is_updated_through_the_link(tmp_path, vault):
     assert decrypted(real, vault)["onedrive_connections"]["robot"]["tenant"] == "x"
 
 
-def test_a_plain_file_is_encrypted_as_a_whole_in_file_mode(tmp_path, vault):
+def test_a_plain_file_is_refused_in_file_mode_and_left_as_it_is(tmp_path, vault):
     path = tmp_path / "vault.yml"
     path.write_text("onedrive_connections:\n  robot: {client_id: a}\nother: 1\n")
-    outcome = VaultConfigFile(str(path), vault).update({"robot": {"client_id": "a"}})
-    assert outcome.changed and outcome.fields_changed == {}
-    assert decrypted(path, vault) == {"onedrive_connections": {"robot": {"client_id": "a"}}, "other": 1}
+    before = path.read_bytes()
+    with pytest.raises(VaultConfigError, match="is not an ansible-vault file .*`ansible-vault encrypt"):
+        VaultConfigFile(str(path), vault).update({"robot": {"client_id": "b"}})
+    assert path.read_bytes() == before
+
+
+@pytest.mark.parametrize("content", ["", "\n  \n"])
+def test_an_empty_file_becomes_a_vault(tmp_path, vault, content):
+    path = tmp_path / "vault.yml"
+    path.write_text(content)
+    VaultConfigFile(str(path), vault).update({"robot": {"client_id": "a"}})
+    assert decrypted(path, vault) == {"onedrive_connections": {"robot": {"client_id": "a"}}}
 
 
 # --- vault identities ---
@@ -236,7 +245,8 @@ def test_file_of_another_vault_id_is_refused(tmp_path, make_vault):
 def test_unusable_content_is_refused_and_kept(tmp_path, vault, content, match):
     path = tmp_path / "vault.yml"
     path.write_bytes(content)
-    _refused(path, vault, match)
+    # A plain file is checked inline, where plain content is fine: in file mode it is refused as not a vault.
+    _refused(path, vault, match, encryption="file" if content.startswith(b"$ANSIBLE_VAULT") else "inline")
 
 
 def test_unusable_content_inside_the_vault_is_refused_and_kept(tmp_path, vault):
@@ -363,8 +373,15 @@ def test_read_gives_plain_connections_with_inline_values_decrypted(tmp_path, vau
     path = tmp_path / "vault.yml"
     VaultConfigFile(str(path), vault, encryption="inline").update({"robot": {**ROBOT, "scopes": ["User.Read"]}})
     assert b"rt-one-SECRET" not in path.read_bytes()
-    assert VaultConfigFile(str(path), vault).read() == {"robot": {**ROBOT, "scopes": ["User.Read"]}}
+    assert VaultConfigFile(str(path), vault, encryption="inline").read() == {"robot": {**ROBOT, "scopes": ["User.Read"]}}
     assert VaultConfigFile(str(tmp_path / "absent.yml"), vault).read() == {}
+
+
+def test_read_refuses_tokens_kept_in_plain_text(tmp_path, vault):
+    path = tmp_path / "vault.yml"
+    path.write_text(yaml.safe_dump({"onedrive_connections": {"robot": ROBOT}}))
+    with pytest.raises(VaultConfigError, match="'robot' holds refresh_token in plain text.*ansible-vault encrypt"):
+        VaultConfigFile(str(path), vault, encryption="inline").read()
 
 
 def test_read_refuses_a_connection_name_that_is_not_text(tmp_path, vault):
