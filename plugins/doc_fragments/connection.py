@@ -93,7 +93,7 @@ options:
 notes:
   - "Failures return C(msg), saying what happened and what to do, and C(reason), a stable word to branch on:
     C(code_redeemed), C(code_expired), C(code_invalid), C(pkce_mismatch), C(redirect_mismatch),
-    C(state_mismatch), C(access_denied), C(consent_required), C(interaction_required), C(mfa_required),
+    C(state_mismatch), C(access_denied), C(consent_required), C(interaction_required), C(mfa_required), C(blocked_by_policy),
     C(token_expired), C(token_revoked), C(token_invalid), C(missing_scope), C(invalid_scope),
     C(invalid_client), C(client_secret_required), C(app_not_found), C(tenant_not_found), C(invalid_request),
     C(invalid_option), C(throttled), C(server_error), C(unexpected_response), C(network) or C(tls)."

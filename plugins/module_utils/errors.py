@@ -87,6 +87,19 @@ _TOKEN_EXPIRED = _Advice(
     "token_expired",
     f"The refresh token has expired (unused for 90 days, or past its lifetime); {_REAUTHORIZE}.",
 )
+# A lifetime set by policy ends on its own schedule: rotating more often cannot extend it.
+_SIGN_IN_FREQUENCY = _Advice(
+    "token_expired",
+    "The refresh token has outlived the sign-in frequency that a Conditional Access policy of the tenant sets"
+    " (hours or days, not the 90-day inactivity window), so rotating sooner (rotate_after) does not keep it alive;"
+    f" {_REAUTHORIZE}, and expect to do so again each time the policy's period runs out.",
+)
+_SPA_LIFETIME = _Advice(
+    "token_expired",
+    "The refresh token was issued through a redirect URI registered as a single-page application, whose tokens"
+    " live at most 24 hours whatever rotate_after says; register the redirect URI under 'Mobile and desktop"
+    f" applications' instead and {_REAUTHORIZE}.",
+)
 _TOKEN_REVOKED = _Advice(
     "token_revoked",
     f"The grant was revoked (password change, or sign-in sessions revoked by the user or an admin); {_REAUTHORIZE}.",
@@ -102,6 +115,31 @@ _MFA_REQUIRED = _Advice(
 _INTERACTION_REQUIRED = _Advice(
     "interaction_required",
     "Microsoft needs the user to interact with the sign-in page; sign in again without prompt=none.",
+)
+# A refresh never shows a page, so the advice for it is a new interactive sign-in, not a prompt value.
+_REFRESH_INTERACTION = _Advice(
+    "interaction_required",
+    f"Microsoft needs the user to interact with a sign-in page before it issues tokens again; {_REAUTHORIZE}.",
+)
+_ADDITIONAL_ACTION = _Advice(
+    "interaction_required",
+    "Microsoft needs the user to do something outside this app first (such as accept terms of use or register"
+    f" the device); have the user sign in interactively and follow the prompts, then {_REAUTHORIZE}.",
+)
+_MESSAGE_ONLY = _Advice(
+    "interaction_required",
+    "Microsoft has a message for the user that only an interactive sign-in shows; have the user sign in to read"
+    f" it, then {_REAUTHORIZE}.",
+)
+_PASSWORD_EXPIRED = _Advice(
+    "interaction_required",
+    f"The user's password has expired; the user has to sign in interactively and change it, then {_REAUTHORIZE}.",
+)
+_BLOCKED_BY_POLICY = _Advice(
+    "blocked_by_policy",
+    "A Conditional Access policy of the tenant blocks token issuance for this user, app, device or location;"
+    " signing in again does not help: an administrator of the tenant has to change the policy or exclude this"
+    " use from it.",
 )
 _LOOP_DETECTED = _Advice(
     "throttled", "Microsoft saw the same request too often in a short time; slow down and try again later."
@@ -159,11 +197,13 @@ _BY_ERROR = {
     "temporarily_unavailable": _SERVER_ERROR,
 }
 
+# Numbers seen under both invalid_grant and interaction_required, whatever the grant.
 _SHARED_INVALID_GRANT = {
     65001: _CONSENT_REQUIRED,
     50076: _MFA_REQUIRED,
+    50078: _MFA_REQUIRED,
     50079: _MFA_REQUIRED,
-    50196: _LOOP_DETECTED,
+    53003: _BLOCKED_BY_POLICY,
 }
 # invalid_grant means something different for each grant type; None is the fallback.
 _INVALID_GRANT: dict[str, dict[int | None, _Advice]] = {
@@ -183,11 +223,27 @@ _INVALID_GRANT: dict[str, dict[int | None, _Advice]] = {
         9002313: _TOKEN_INVALID,
         70008: _TOKEN_EXPIRED,
         700082: _TOKEN_EXPIRED,
+        70043: _SIGN_IN_FREQUENCY,
+        700084: _SPA_LIFETIME,
         50173: _TOKEN_REVOKED,
         **_SHARED_INVALID_GRANT,
     },
 }
-_SUBERROR = {"consent_required": _CONSENT_REQUIRED, "basic_action": _MFA_REQUIRED}
+# What the token endpoint's suberror says when no AADSTS number above is known; the same under
+# invalid_grant and interaction_required, which Microsoft uses interchangeably for these.
+_SUBERROR = {
+    "consent_required": _CONSENT_REQUIRED,
+    "basic_action": _MFA_REQUIRED,
+    "additional_action": _ADDITIONAL_ACTION,
+    "message_only": _MESSAGE_ONLY,
+    "user_password_expired": _PASSWORD_EXPIRED,
+    "bad_token": _TOKEN_INVALID,
+    "token_expired": _TOKEN_EXPIRED,
+}
+# invalid_grant and interaction_required share the numbers and suberrors; only their fallback differs.
+_GRANT_FAMILIES = ("invalid_grant", "interaction_required")
+# Loop detection is throttling whatever error value carries it: waiting is the only repair.
+_ANY_ERROR = {50196: _LOOP_DETECTED}
 
 # AADSTS numbers, per OAuth error value, that sharpen the advice.
 _REFINE: dict[str, dict[int, _Advice]] = {
@@ -203,15 +259,18 @@ _REFINE: dict[str, dict[int, _Advice]] = {
         90002: _TENANT_NOT_FOUND,
     },
     "unauthorized_client": {50194: _SINGLE_TENANT},
+    # The authorize endpoint's redirect, where the page can still be shown.
+    "interaction_required": {53003: _BLOCKED_BY_POLICY, 50076: _MFA_REQUIRED, 50079: _MFA_REQUIRED},
 }
 
 
 def _advice(error: str, codes: list[int], suberror: str | None, grant: str | None) -> _Advice:
-    if error == "invalid_grant" and grant in _INVALID_GRANT:
-        table = _INVALID_GRANT[grant]
-        fallback = _SUBERROR.get(suberror or "", table[None])
+    if error in _GRANT_FAMILIES and grant in _INVALID_GRANT:
+        table = {**_INVALID_GRANT[grant], **_ANY_ERROR}
+        family = _INVALID_GRANT[grant][None] if error == "invalid_grant" else _REFRESH_INTERACTION
+        fallback = _SUBERROR.get(suberror or "", family)
     else:
-        table = _REFINE.get(error, {})
+        table = {**_REFINE.get(error, {}), **_ANY_ERROR}
         fallback = _BY_ERROR.get(error, _INVALID_REQUEST)
     return next((table[code] for code in codes if code in table), fallback)
 

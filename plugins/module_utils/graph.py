@@ -26,6 +26,9 @@ _URLS = {ME: "/me", DRIVE: "/me/drive"}
 _NEEDS = {ME: "User.Read", DRIVE: "Files.Read"}
 # Personal (Microsoft account) user ids are 16 hex digits; work or school ones are GUIDs.
 _PERSONAL_ID = re.compile(r"[0-9a-fA-F]{16}")
+# Graph reports a missing or unprovisioned OneDrive as 400 BadRequest or 500 UnknownError too, not only as
+# 404; only its text ("Tenant does not have a SPO license.", "Unable to retrieve user's mysite URL.") tells.
+_NO_DRIVE_TEXT = re.compile(r"mysite|SPO license", re.IGNORECASE)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -126,10 +129,12 @@ def _error(name: str | None, status: int, retry_after: float | None, body: t.Any
         trace_id=_text(inner.get("request-id")),
         correlation_id=_text(inner.get("client-request-id")),
     )
+    said = redact(_text(error.get("message")) or "", (access_token,)).strip()
+    if name == DRIVE and _no_drive(status, said):
+        return _no_drive_error(status, said, details)
     generic = status_error(status, retry_after=retry_after, **details)
     if generic is not None:
         return generic
-    said = redact(_text(error.get("message")) or "", (access_token,)).strip()
     said = f" Graph said: {said.splitlines()[0]}" if said else ""
     url = _URLS.get(name or "", "/$batch")
     if status == 401:
@@ -148,17 +153,25 @@ def _error(name: str | None, status: int, retry_after: float | None, body: t.Any
             "missing_scope",
             **details,
         )
-    if status == 404 and name == DRIVE:
-        return OneDriveError(
-            "The account has no OneDrive (HTTP 404 for /me/drive): a work or school account gets one only with a"
-            " license that includes OneDrive, once the user has opened OneDrive. Set check_drive=false to verify"
-            " the account alone." + said,
-            "no_drive",
-            **details,
-        )
     return OneDriveError(
         f"Graph answered HTTP {status} for {url}; check graph_url and any proxy between." + said,
         "unexpected_response",
+        **details,
+    )
+
+
+def _no_drive(status: int, message: str) -> bool:
+    """Whether a failed /me/drive answer says the account has no usable OneDrive."""
+    return status == 404 or (status in (400, 500) and bool(_NO_DRIVE_TEXT.search(message)))
+
+
+def _no_drive_error(status: int, message: str, details: dict[str, t.Any]) -> OneDriveError:
+    said = f" Graph said: {message.splitlines()[0]}" if message else ""
+    return OneDriveError(
+        f"The account has no usable OneDrive (HTTP {status} for /me/drive): a work or school account gets one only"
+        " when its tenant has SharePoint Online and the user a license that includes OneDrive, once the user has"
+        " opened OneDrive. Set check_drive=false to verify the account alone." + said,
+        "no_drive",
         **details,
     )
 

@@ -41,9 +41,11 @@ class EmulatorClient:
         self._call("POST", "reset", {})
 
     def fault(self, endpoint: str, kind: str, count: int = 1, status: int | None = None,
-              retry_after: int | float | str | None = None, delay: float | None = None) -> None:
+              retry_after: int | float | str | None = None, delay: float | None = None,
+              answer: str | None = None) -> None:
+        """Inject a fault; kind "answer" gives the named answer of msemu/answers.py (endpoint token or drive)."""
         self._call("POST", "fault", {"endpoint": endpoint, "kind": kind, "count": count, "status": status,
-                                     "retry_after": retry_after, "delay": delay})
+                                     "retry_after": retry_after, "delay": delay, "answer": answer})
 
     def pending_faults(self) -> int:
         """How many requests the injected faults still apply to."""

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import yaml
 
+from .answers import DRIVE_ANSWERS
+
 DEFAULT_FIXTURES = Path(__file__).with_name("fixtures.yaml")
 
 AUDIENCES = frozenset({
@@ -58,6 +60,7 @@ class User:
     surname: str
     mfa: bool
     drive: Drive | None
+    drive_answer: str | None = None  # an answers.DRIVE_ANSWERS name Graph gives for a missing drive
 
     @property
     def display_name(self) -> str:
@@ -163,6 +166,9 @@ def _app(raw: dict, tenant_ids: dict[str, str]) -> App:
 def _user(raw: dict, tenant_ids: dict[str, str], consumers: str) -> User:
     drive = raw.get("drive")
     tenant_id = tenant_ids[raw["tenant"]]
+    drive_answer = raw.get("drive_answer")
+    if drive_answer is not None and (drive or drive_answer not in DRIVE_ANSWERS):
+        raise ValueError(f"user {raw['login']}: drive_answer needs drive: null and one of {', '.join(DRIVE_ANSWERS)}")
     return User(
         login=raw["login"].lower(),
         id=raw["id"],
@@ -178,4 +184,5 @@ def _user(raw: dict, tenant_ids: dict[str, str], consumers: str) -> User:
             used=int(drive["used"]),
             deleted=int(drive.get("deleted", 0)),
         ) if drive else None,
+        drive_answer=drive_answer,
     )

@@ -1,7 +1,7 @@
 """The control API under /_emulator/: the only way besides the protocol to change emulator state.
 
     POST   /_emulator/reset                                  restore the default state
-    POST   /_emulator/fault    {endpoint, kind, count, status, retry_after, delay}
+    POST   /_emulator/fault    {endpoint, kind, count, status, retry_after, delay, answer}
     GET    /_emulator/fault                                  -> {pending: n}
     POST   /_emulator/latency  {seconds}
     POST   /_emulator/revoke   {user}                        -> {revoked: n}
@@ -34,7 +34,7 @@ def _reset(emu: Emulator, args: dict) -> dict:
 
 def _fault(emu: Emulator, args: dict) -> dict:
     emu.faults.add(args["endpoint"], args["kind"], args.get("count", 1), args.get("status"),
-                   args.get("retry_after"), args.get("delay"))
+                   args.get("retry_after"), args.get("delay"), args.get("answer"))
     return {}
 
 

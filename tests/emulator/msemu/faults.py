@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from typing import TYPE_CHECKING
 
-from . import pages
+from . import answers, pages
 from .errors import GraphError, OAuthError
 from .http import DropConnection, Request, Response, html_response, text_response
 
@@ -21,7 +21,7 @@ GRAPH_ENDPOINTS = ("me", "drive", "batch")
 # Pages a browser shows: a `status` fault on them is an HTML error page rather than JSON.
 BROWSER_ENDPOINTS = frozenset({"authorize", "signin", "consent", "devicelogin", "logout"})
 TARGETS = LOGIN_ENDPOINTS + GRAPH_ENDPOINTS + ("login", "graph", "*")
-KINDS = ("status", "html", "non_json", "delay", "drop")
+KINDS = ("status", "html", "non_json", "delay", "drop", "answer")
 DEFAULT_STATUS = {"status": 503, "html": 502, "non_json": 503}
 
 _GRAPH_CODES = {429: "TooManyRequests", 500: "generalException", 502: "badGateway",
@@ -36,6 +36,7 @@ class Fault:
     status: int | None
     retry_after: str | None
     delay: float
+    answer: str | None = None  # the name of an answers.py answer, for kind "answer"
 
 
 class Faults:
@@ -55,7 +56,8 @@ class Faults:
         self.latency = float(seconds)
 
     def add(self, endpoint: str, kind: str, count: int = 1, status: int | None = None,
-            retry_after: int | float | str | None = None, delay: float | None = None) -> None:
+            retry_after: int | float | str | None = None, delay: float | None = None,
+            answer: str | None = None) -> None:
         if endpoint not in TARGETS:
             raise ValueError(f"unknown endpoint {endpoint!r}; use one of {', '.join(TARGETS)}")
         if kind not in KINDS:
@@ -66,9 +68,11 @@ class Faults:
             raise ValueError("a delay fault needs delay (seconds)")
         if status is not None and not 100 <= int(status) <= 599:
             raise ValueError(f"status {status} is not an HTTP status")
+        if kind == "answer":
+            answers.check(endpoint, answer)
         fault = Fault(endpoint, kind, int(count),
                       int(status) if status is not None else DEFAULT_STATUS.get(kind),
-                      None if retry_after is None else str(retry_after), float(delay or 0))
+                      None if retry_after is None else str(retry_after), float(delay or 0), answer)
         with self._lock:
             self._faults.append(fault)
 
@@ -132,9 +136,18 @@ def proxy_page(status: int) -> str:
             f"<center><h1>{status} {phrase}</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n")
 
 
+def answer_error(fault: Fault) -> GraphError | OAuthError:
+    """The error an answer fault stands for."""
+    return answers.BY_ENDPOINT[fault.endpoint][fault.answer].exception()
+
+
 def render(emu: Emulator, fault: Fault, endpoint: str, group: str, request: Request) -> Response:
-    """The answer of a status, html or non_json fault."""
-    if fault.kind == "html":
+    """The answer of a status, html, non_json or answer fault."""
+    if fault.kind == "answer":
+        err = answer_error(fault)
+        response = (emu.graph_error(request, err) if isinstance(err, GraphError)
+                    else emu.login_error(request, err))
+    elif fault.kind == "html":
         response = html_response(fault.status, proxy_page(fault.status))
     elif fault.kind == "non_json":
         response = text_response(fault.status, reason(fault.status))

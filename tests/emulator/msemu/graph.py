@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Callable
 from urllib.parse import urlsplit
 
-from . import faults, ids
+from . import answers, faults, ids
 from .config import User
 from .errors import GraphError, graph_error_body
 from .http import GRAPH_JSON_TYPE, Request, Response
@@ -67,8 +67,8 @@ def _drive(emu: Emulator, token: AccessToken, user: User) -> dict:
                                               "or access this resource.")
     drive = user.drive
     if drive is None:
-        # What Graph answers for a user whose OneDrive was never provisioned (no license).
-        raise GraphError(404, "ResourceNotFound", "User's mysite not found.")
+        # No drive: the user's own answer, else what Graph answers for a OneDrive never provisioned (no license).
+        raise answers.DRIVE_ANSWERS[user.drive_answer or "mysite_not_found"].exception()
     owner = {"displayName": user.display_name, "id": user.id}
     if user.mail:
         owner["email"] = user.mail
@@ -174,6 +174,8 @@ def _inner_fault(emu: Emulator, item: dict, fault: faults.Fault, name: str) -> d
     """A fault on me/drive inside a batch: the matching inner response carries it."""
     if fault.kind == "status":
         return _inner_error(emu, item, faults.graph_fault_error(fault, name))
+    if fault.kind == "answer":
+        return _inner_error(emu, item, faults.answer_error(fault))
     headers = {"Content-Type": "text/html" if fault.kind == "html" else "text/plain"}
     if fault.retry_after:
         headers["Retry-After"] = fault.retry_after
