@@ -141,6 +141,12 @@ _BLOCKED_BY_POLICY = _Advice(
     " signing in again does not help: an administrator of the tenant has to change the policy or exclude this"
     " use from it.",
 )
+_SPA_REDIRECT = _Advice(
+    "redirect_mismatch",
+    "The redirect URI is registered as a single-page application, whose codes and tokens only a browser may redeem;"
+    " register it under 'Mobile and desktop applications' in the app's Authentication settings instead, and sign"
+    " in again.",
+)
 _LOOP_DETECTED = _Advice(
     "throttled", "Microsoft saw the same request too often in a short time; slow down and try again later."
 )
@@ -242,8 +248,9 @@ _SUBERROR = {
 }
 # invalid_grant and interaction_required share the numbers and suberrors; only their fallback differs.
 _GRANT_FAMILIES = ("invalid_grant", "interaction_required")
-# Loop detection is throttling whatever error value carries it: waiting is the only repair.
-_ANY_ERROR = {50196: _LOOP_DETECTED}
+# Loop detection is throttling whatever error value carries it: waiting is the only repair. A single-page-app
+# redirect URI, whatever the grant (Microsoft sends it as invalid_request).
+_ANY_ERROR = {50196: _LOOP_DETECTED, 9002327: _SPA_REDIRECT}
 
 # AADSTS numbers, per OAuth error value, that sharpen the advice.
 _REFINE: dict[str, dict[int, _Advice]] = {

@@ -80,6 +80,12 @@ LOGIN_ANSWERS: dict[str, LoginAnswer] = {
     "loop_detected": LoginAnswer("invalid_grant", 50196,
                                  "The server terminated an operation because it encountered a client request "
                                  "loop. Please contact your app vendor."),
+    # A redirect URI registered as a single-page application, redeemed without a browser's Origin header:
+    # https://github.com/AzureAD/microsoft-authentication-library-for-js/issues/2482
+    # https://github.com/sidebase/nuxt-auth/issues/301
+    "spa_redirect": LoginAnswer("invalid_request", 9002327,
+                                "Tokens of the single-page application client type can only be redeemed by "
+                                "cross-origin requests."),
 }
 
 # interaction_required from the token endpoint with each suberror MSAL knows; the numbers are ones no client

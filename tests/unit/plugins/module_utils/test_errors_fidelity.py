@@ -188,3 +188,9 @@ def test_check_drive_false_passes_an_account_without_drive(fake_http, transport)
     fake_http.answer(200, {"responses": [_sub("me", body=WORK_USER)]})
     identity = graph.identify(transport, ENDPOINTS, TOKEN, check_drive=False)
     assert identity.drive is None and identity.user["id"] == WORK_USER["id"]
+
+
+@pytest.mark.parametrize("grant", [CODE, REFRESH])
+def test_a_single_page_app_redirect_says_to_register_it_for_mobile_and_desktop(grant):
+    failure = token_error(400, microsoft("invalid_request", 9002327), grant=grant)
+    assert failure.reason == "redirect_mismatch" and "Mobile and desktop applications" in failure.msg
