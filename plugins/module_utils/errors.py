@@ -83,6 +83,16 @@ _REDIRECT_MISMATCH = _Advice(
 _TOKEN_INVALID = _Advice(
     "token_invalid", f"Microsoft rejected the refresh token as invalid; check what was stored, or {_REAUTHORIZE}."
 )
+_GRANT_GONE = _Advice(
+    "token_invalid",
+    "Microsoft no longer accepts the refresh token: its grant has expired or was withdrawn (personal accounts get"
+    f" AADSTS70000 for this rather than a number of its own); {_REAUTHORIZE}.",
+)
+# Personal accounts answer AADSTS70000 too when a refresh asks for a scope the sign-in did not grant.
+_SCOPE_OUTSIDE_GRANT = (
+    " A scope outside what was consented at sign-in gets the same answer: refresh without scopes, or sign in again"
+    " asking for them."
+)
 _TOKEN_EXPIRED = _Advice(
     "token_expired",
     f"The refresh token has expired (unused for 90 days, or past its lifetime); {_REAUTHORIZE}.",
@@ -225,7 +235,7 @@ _INVALID_GRANT: dict[str, dict[int | None, _Advice]] = {
     },
     "refresh_token": {
         None: _TOKEN_INVALID,
-        70000: _TOKEN_INVALID,
+        70000: _GRANT_GONE,
         9002313: _TOKEN_INVALID,
         70008: _TOKEN_EXPIRED,
         700082: _TOKEN_EXPIRED,
@@ -346,12 +356,14 @@ def token_error(
     payload: t.Any,
     *,
     grant: str,
+    scopes_sent: bool = False,
     retry_after: float | None = None,
     secrets: t.Iterable[str | None] = (),
 ) -> OneDriveError:
     """Classify a failed token endpoint answer; ``payload`` is its parsed JSON body, or None.
 
-    ``grant`` is the request's grant_type, ``secrets`` the values it sent that must not be echoed.
+    ``grant`` is the request's grant_type, ``scopes_sent`` whether it asked for scopes of its own, ``secrets`` the
+    values it sent that must not be echoed.
     """
     body = payload if isinstance(payload, dict) else {}
     error = _text(body.get("error"))
@@ -371,9 +383,8 @@ def token_error(
             **details,
         )
     advice = _advice(error, details["error_codes"], _text(body.get("suberror")), grant)
-    return OneDriveError(
-        _with_description(advice.msg, _text(body.get("error_description")), secrets), advice.reason, **details
-    )
+    msg = advice.msg + (_SCOPE_OUTSIDE_GRANT if advice is _GRANT_GONE and scopes_sent else "")
+    return OneDriveError(_with_description(msg, _text(body.get("error_description")), secrets), advice.reason, **details)
 
 
 def authorize_error(params: t.Mapping[str, str]) -> OneDriveError:

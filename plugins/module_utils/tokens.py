@@ -173,6 +173,7 @@ class Client:
                 response.status_code,
                 body,
                 grant=form["grant_type"],
+                scopes_sent=bool(scopes),
                 retry_after=parse_retry_after(response.headers.get("Retry-After")),
                 secrets=(*secrets, self._client_secret),
             )

@@ -75,6 +75,7 @@ def test_check_drive_false_passes_an_account_whose_tenant_has_no_sharepoint(emul
         ("interaction_additional_action", "interaction_required", "authorize the connection again"),
         ("loop_detected", "throttled", "slow down"),
         ("spa_redirect", "redirect_mismatch", "Mobile and desktop applications"),
+        ("grant_expired_personal", "token_invalid", "personal accounts get AADSTS70000"),
     ],
 )
 def test_token_endpoint_answers(emulator, verify, answer, reason, says):

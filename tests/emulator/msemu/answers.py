@@ -80,6 +80,11 @@ LOGIN_ANSWERS: dict[str, LoginAnswer] = {
     "loop_detected": LoginAnswer("invalid_grant", 50196,
                                  "The server terminated an operation because it encountered a client request "
                                  "loop. Please contact your app vendor."),
+    # A personal account's grant that expired, as AADSTS70000 rather than 700082:
+    # https://github.com/sagarrabadiya/outlook-php/issues/16 (and PROTOCOL.md, "Answers that surprise")
+    "grant_expired_personal": LoginAnswer("invalid_grant", 70000,
+                                          "The user could not be authenticated as the grant is expired. The user "
+                                          "must sign in again."),
     # A redirect URI registered as a single-page application, redeemed without a browser's Origin header:
     # https://github.com/AzureAD/microsoft-authentication-library-for-js/issues/2482
     # https://github.com/sidebase/nuxt-auth/issues/301

@@ -37,7 +37,7 @@ TABLE = [
     (400, "invalid_grant", 501481, {}, CODE_GRANT, "pkce_mismatch", "code_verifier"),
     (400, "invalid_grant", 700082, {}, REFRESH_GRANT, "token_expired", "90 days"),
     (400, "invalid_grant", 50173, {}, REFRESH_GRANT, "token_revoked", "authorize the connection again"),
-    (400, "invalid_grant", 70000, {}, REFRESH_GRANT, "token_invalid", "check what was stored"),
+    (400, "invalid_grant", 70000, {}, REFRESH_GRANT, "token_invalid", "its grant has expired or was withdrawn"),
     (400, "invalid_grant", 9002313, {}, REFRESH_GRANT, "token_invalid", "check what was stored"),
     (400, "invalid_grant", 65001, dict(suberror="consent_required"), REFRESH_GRANT, "consent_required", "consent"),
     (400, "invalid_grant", 65001, dict(suberror="consent_required"), CODE_GRANT, "consent_required", "consent"),

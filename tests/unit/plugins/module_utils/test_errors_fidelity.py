@@ -194,3 +194,10 @@ def test_check_drive_false_passes_an_account_without_drive(fake_http, transport)
 def test_a_single_page_app_redirect_says_to_register_it_for_mobile_and_desktop(grant):
     failure = token_error(400, microsoft("invalid_request", 9002327), grant=grant)
     assert failure.reason == "redirect_mismatch" and "Mobile and desktop applications" in failure.msg
+
+
+@pytest.mark.parametrize("scopes_sent", [False, True])
+def test_aadsts70000_on_a_refresh_asks_for_a_new_sign_in_and_names_scopes_only_when_some_were_asked(scopes_sent):
+    failure = token_error(400, microsoft("invalid_grant", 70000), grant=REFRESH, scopes_sent=scopes_sent)
+    assert failure.reason == "token_invalid" and "authorize the connection again" in failure.msg
+    assert ("A scope outside what was consented" in failure.msg) is scopes_sent
