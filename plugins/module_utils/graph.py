@@ -24,8 +24,21 @@ DRIVE = "drive"
 _URLS = {ME: "/me", DRIVE: "/me/drive"}
 # The permission each sub-request needs; Graph answers 403 accessDenied without it.
 _NEEDS = {ME: "User.Read", DRIVE: "Files.Read"}
-# Personal (Microsoft account) user ids are 16 hex digits; work or school ones are GUIDs.
-_PERSONAL_ID = re.compile(r"[0-9a-fA-F]{16}")
+# Personal (Microsoft account) user ids are hex, 16 digits as issued but fewer where Graph drops leading zeros;
+# work or school ones are GUIDs.
+_PERSONAL_ID = re.compile(r"[0-9a-fA-F]{1,16}")
+# The tenant every personal account lives in.
+CONSUMER_TENANT_ID = "9188040d-6c67-4c5b-b112-36a304b66dad"
+_ACCOUNT_BY_DRIVE_TYPE = {"personal": "personal", "business": "work", "documentLibrary": "work"}
+
+
+def account_type(user_id: str, drive_type: t.Any = None, tenant_id: str | None = None) -> str:
+    """personal or work: by the drive's type, else by the tenant, and only then by the shape of the user id."""
+    if drive_type in _ACCOUNT_BY_DRIVE_TYPE:
+        return _ACCOUNT_BY_DRIVE_TYPE[drive_type]
+    if tenant_id:
+        return "personal" if tenant_id.lower() == CONSUMER_TENANT_ID else "work"
+    return "personal" if _PERSONAL_ID.fullmatch(user_id) else "work"
 # Graph reports a missing or unprovisioned OneDrive as 400 BadRequest or 500 UnknownError too, not only as
 # 404; only its text ("Tenant does not have a SPO license.", "Unable to retrieve user's mysite URL.") tells.
 _NO_DRIVE_TEXT = re.compile(r"mysite|SPO license", re.IGNORECASE)
@@ -74,7 +87,10 @@ def identify(transport: Transport, endpoints: Endpoints, access_token: str, *, c
         answer = answers[name]
         if answer.status != 200:
             raise _error(name, answer.status, answer.retry_after, answer.body, access_token)
-    return Identity(user=_user(answers[ME].body), drive=_drive(answers[DRIVE].body) if check_drive else None)
+    user = _user(answers[ME].body)
+    drive = _drive(answers[DRIVE].body) if check_drive else None
+    user["account_type"] = account_type(user["id"], drive["drive_type"] if drive else None)
+    return Identity(user=user, drive=drive)
 
 
 def _retry_status(response: t.Any) -> tuple[int, str | None]:

@@ -28,7 +28,7 @@ from ansible_collections.onedrive.connection.plugins.module_utils.transport impo
 
 # What a OneDrive connection needs: a refresh token, the user's profile, and reading their files.
 DEFAULT_REQUIRED_SCOPES = (scope_list.OFFLINE_ACCESS, "User.Read", "Files.Read")
-CONSUMER_TENANT_ID = "9188040d-6c67-4c5b-b112-36a304b66dad"
+CONSUMER_TENANT_ID = graph.CONSUMER_TENANT_ID
 
 
 @dataclasses.dataclass(frozen=True)
@@ -101,6 +101,9 @@ def verify(
             access_token = checked_token(access_token, field)
         service = "Graph"
         identity = graph.identify(transport, client.endpoints, access_token, check_drive=check_drive)
+        if tokens is not None and tokens.tenant_id and identity.drive is None:
+            # Without a drive, the id_token's tenant tells a personal account better than the user id's shape.
+            identity.user["account_type"] = graph.account_type(identity.user["id"], tenant_id=tokens.tenant_id)
     except UnusableAccessToken as exc:
         tokens, error = _with_offline_access(exc.tokens), exc
     except OneDriveError as exc:

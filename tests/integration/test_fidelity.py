@@ -92,3 +92,10 @@ def test_plain_text_429_is_throttled_with_retry_after(emulator, verify):
     task_status, result = verify()
     assert task_status == "failed" and result["reason"] == "throttled"
     assert result["retry_after"] == 120
+
+
+def test_a_batch_answered_200_with_refusals_inside_is_graph_unauthorized(emulator, verify):
+    emulator.fault("batch", "answer", answer="inner_unauthorized")
+    task_status, result = verify()
+    assert task_status == "failed" and result["reason"] == "graph_unauthorized", result
+    assert emulator.pending_faults() == 0

@@ -121,8 +121,14 @@ DRIVE_ANSWERS: dict[str, DriveAnswer] = {
     "file_not_found": DriveAnswer(404, "itemNotFound", "404 FILE NOT FOUND"),
 }
 
+# A $batch whose access token Graph refuses inside it: the batch itself answers 200, each sub-request 401.
+# https://github.com/microsoftgraph/msgraph-sdk-dotnet/issues/2660 (and PROTOCOL.md, "Answers that surprise")
+BATCH_ANSWERS: dict[str, DriveAnswer] = {
+    "inner_unauthorized": DriveAnswer(401, "InvalidAuthenticationToken", "Lifetime validation failed, the token is expired."),
+}
+
 # Which answers an endpoint can give.
-BY_ENDPOINT: dict[str, dict] = {"token": LOGIN_ANSWERS, "drive": DRIVE_ANSWERS}
+BY_ENDPOINT: dict[str, dict] = {"token": LOGIN_ANSWERS, "drive": DRIVE_ANSWERS, "batch": BATCH_ANSWERS}
 
 
 def check(endpoint: str, name: str | None) -> None:

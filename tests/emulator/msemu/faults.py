@@ -143,6 +143,10 @@ def answer_error(fault: Fault) -> GraphError | OAuthError:
 
 def render(emu: Emulator, fault: Fault, endpoint: str, group: str, request: Request) -> Response:
     """The answer of a status, html, non_json or answer fault."""
+    if fault.kind == "answer" and endpoint == "batch":
+        from .graph import refused_inside  # graph imports this module
+
+        return refused_inside(emu, request, answer_error(fault))
     if fault.kind == "answer":
         err = answer_error(fault)
         response = (emu.graph_error(request, err) if isinstance(err, GraphError)

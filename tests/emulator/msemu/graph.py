@@ -128,6 +128,15 @@ def batch(emu: Emulator, request: Request) -> Response:
     return emu.graph_json(request, 200, {"responses": responses})
 
 
+def refused_inside(emu: Emulator, request: Request, err: GraphError) -> Response:
+    """A $batch answered 200 whose every sub-request carries ``err``, as Graph may answer a refused token."""
+    try:
+        items = _batch_items(request)
+    except GraphError as invalid:
+        return emu.graph_error(request, invalid)
+    return emu.graph_json(request, 200, {"responses": [_inner_error(emu, item, err) for item in reversed(items)]})
+
+
 def _batch_items(request: Request) -> list[dict]:
     invalid = GraphError(400, "BadRequest", "Invalid batch payload format.")
     try:

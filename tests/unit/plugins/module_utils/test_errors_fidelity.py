@@ -201,3 +201,25 @@ def test_aadsts70000_on_a_refresh_asks_for_a_new_sign_in_and_names_scopes_only_w
     failure = token_error(400, microsoft("invalid_grant", 70000), grant=REFRESH, scopes_sent=scopes_sent)
     assert failure.reason == "token_invalid" and "authorize the connection again" in failure.msg
     assert ("A scope outside what was consented" in failure.msg) is scopes_sent
+
+
+@pytest.mark.parametrize(
+    "user_id, drive_type, tenant_id, expected",
+    [
+        # The drive decides first, whatever the id looks like.
+        ("2f1e0d9c-8b7a-4f6e-9d5c-4b3a2f1e0d9c", "personal", None, "personal"),
+        ("a1b2c3d4e5f60718", "business", None, "work"),
+        ("a1b2c3d4e5f60718", "documentLibrary", None, "work"),
+        # Then the tenant: personal accounts live in one of their own.
+        ("2f1e0d9c-8b7a-4f6e-9d5c-4b3a2f1e0d9c", None, "9188040D-6C67-4C5B-B112-36A304B66DAD", "personal"),
+        ("a1b2c3d4e5f60718", None, "72f988bf-86f1-41af-91ab-2d7cd011db47", "work"),
+        # Only then the id: 16 hex digits, or fewer where Graph dropped leading zeros.
+        ("a1b2c3d4e5f60718", None, None, "personal"),
+        ("2c3d4e5f60718", None, None, "personal"),
+        ("2f1e0d9c-8b7a-4f6e-9d5c-4b3a2f1e0d9c", None, None, "work"),
+    ],
+)
+def test_account_type_comes_from_the_drive_then_the_tenant_then_the_id(user_id, drive_type, tenant_id, expected):
+    from ansible_collections.onedrive.connection.plugins.module_utils.graph import account_type
+
+    assert account_type(user_id, drive_type, tenant_id) == expected

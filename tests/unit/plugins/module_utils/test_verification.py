@@ -31,7 +31,9 @@ def token_answer(scope="https://graph.microsoft.com/User.Read https://graph.micr
 
 
 def batch(user_id=WORK_ID, drive_status=200):
-    drive = {"id": "d", "driveType": "business"} if drive_status == 200 else {"error": {"code": "x"}}
+    # A personal account has a personal drive, as Graph answers.
+    drive_type = "business" if user_id == WORK_ID else "personal"
+    drive = {"id": "d", "driveType": drive_type} if drive_status == 200 else {"error": {"code": "x"}}
     return {
         "responses": [
             {"id": "me", "status": 200, "body": {"id": user_id, "displayName": "U"}},
