@@ -99,3 +99,24 @@ def test_a_batch_answered_200_with_refusals_inside_is_graph_unauthorized(emulato
     task_status, result = verify()
     assert task_status == "failed" and result["reason"] == "graph_unauthorized", result
     assert emulator.pending_faults() == 0
+
+
+@pytest.mark.parametrize(
+    "style",
+    [
+        dict(omit_offline_access=True),
+        dict(extra=["Calendars.Read", "https://graph.microsoft.com/Mail.Read"]),
+        dict(case="upper"),
+        dict(case="lower"),
+        dict(full_uris=True),
+        dict(full_uris=False),
+    ],
+    ids=["offline_access left out", "more than asked", "upper case", "lower case", "full URIs", "short names"],
+)
+def test_scopes_as_the_service_writes_them_change_nothing(emulator, verify, style):
+    emulator.scope_answer(**style)
+    task_status, result = verify()
+    assert task_status == "ok", result
+    assert "reason" not in result and result["refresh_token_rotated"] is True
+    granted = {scope.lower() for scope in result["granted_scopes"]}
+    assert {"offline_access", "user.read", "files.read"} <= granted, result["granted_scopes"]

@@ -65,6 +65,12 @@ class EmulatorClient:
     def strict(self, enabled: bool = True) -> None:
         self._call("POST", "strict", {"enabled": enabled})
 
+    def scope_answer(self, *, omit_offline_access: bool = False, extra: tuple[str, ...] | list[str] = (),
+                     case: str | None = None, full_uris: bool | None = None) -> None:
+        """How token answers write `scope` until the next reset (see ScopeAnswer in state.py)."""
+        self._call("POST", "scope_answer", {"omit_offline_access": omit_offline_access, "extra": list(extra),
+                                            "case": case, "full_uris": full_uris})
+
     def log(self) -> dict:
         return self._call("GET", "log")
 

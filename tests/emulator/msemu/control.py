@@ -7,6 +7,7 @@
     POST   /_emulator/revoke   {user}                        -> {revoked: n}
     POST   /_emulator/clock    {advance}                     -> {now}
     POST   /_emulator/strict   {enabled}
+    POST   /_emulator/scope_answer {omit_offline_access, extra, case, full_uris}   how answers write `scope`
     GET    /_emulator/log                                    -> {requests, counts}
     DELETE /_emulator/log
     GET    /_emulator/issued                                 -> {secrets}
@@ -22,6 +23,7 @@ from .audience import check_app, check_user, resolve
 from .errors import OAuthError, unknown_client
 from .http import Request, Response, json_response
 from .issuance import token_response
+from .state import ScopeAnswer
 
 if TYPE_CHECKING:
     from .emulator import Emulator
@@ -69,6 +71,20 @@ def _strict(emu: Emulator, args: dict) -> dict:
     return {}
 
 
+def _scope_answer(emu: Emulator, args: dict) -> dict:
+    case = args.get("case")
+    if case not in (None, "upper", "lower"):
+        raise ValueError("case must be upper, lower or null")
+    with emu.store.lock:
+        emu.store.scope_answer = ScopeAnswer(
+            omit_offline_access=bool(args.get("omit_offline_access", False)),
+            extra=tuple(args.get("extra") or ()),
+            case=case,
+            full_uris=args.get("full_uris"),
+        )
+    return {}
+
+
 def _log(emu: Emulator, args: dict) -> dict:
     return emu.log.snapshot()
 
@@ -106,6 +122,7 @@ ACTIONS: dict[tuple[str, str], Callable[[Emulator, dict], dict]] = {
     ("POST", "revoke"): _revoke,
     ("POST", "clock"): _clock,
     ("POST", "strict"): _strict,
+    ("POST", "scope_answer"): _scope_answer,
     ("GET", "log"): _log,
     ("DELETE", "log"): _clear_log,
     ("GET", "issued"): _issued,

@@ -34,10 +34,13 @@ def token_response(emu: Emulator, grant: Grant, scopes: frozenset[str], *,
     now = emu.clock.now()
     expires_in = random.randint(3600, 5399)
     with_refresh = "offline_access" in grant.scopes
+    style = emu.store.scope_answer
     shown = scopes | {"offline_access"} if with_refresh else scopes
+    shown = (shown - {"offline_access"} if style.omit_offline_access else shown) | frozenset(style.extra)
+    full_uris = not user.personal if style.full_uris is None else style.full_uris
     body = {
         "token_type": "Bearer",
-        "scope": format_scope(shown, full_uris=not user.personal),
+        "scope": format_scope(shown, full_uris=full_uris, case=style.case),
         "expires_in": expires_in,
         "ext_expires_in": expires_in,
         "access_token": _access_token(emu, app, user, resource_scopes(scopes), now, expires_in),

@@ -46,12 +46,20 @@ def resource_scopes(scopes: frozenset[str]) -> frozenset[str]:
     return frozenset(s for s in scopes if s not in OIDC_SCOPES)
 
 
-def format_scope(scopes: frozenset[str], full_uris: bool) -> str:
-    """Resource scopes first, then the OpenID ones; full URIs are what work accounts get back."""
-    resource = sorted(resource_scopes(scopes))
+def format_scope(scopes: frozenset[str], full_uris: bool, case: str | None = None) -> str:
+    """Resource scopes first, then the OpenID ones; full URIs are what work accounts get back.
+
+    The answer's `scope` varies in the field (PROTOCOL.md, "Answers that surprise"): offline_access left out
+    although a refresh token came back (https://github.com/Cloudgeni-ai/opengeni/pull/2459), more scopes than
+    asked, short names or full URIs, other casing. ScopeAnswer (state.py) switches each on.
+    """
+    def cased(name: str) -> str:
+        return name.upper() if case == "upper" else name.lower() if case == "lower" else name
+
+    resource = [cased(s) for s in sorted(resource_scopes(scopes))]
     if full_uris:
         resource = [GRAPH_RESOURCE + s for s in resource]
-    return " ".join(resource + [s for s in OIDC_SCOPES if s in scopes])
+    return " ".join(resource + [cased(s) for s in OIDC_SCOPES if s in scopes])
 
 
 def allows_me(scopes: frozenset[str]) -> bool:

@@ -88,6 +88,16 @@ class PendingSignIn:
     user_login: str | None = None
 
 
+@dataclass
+class ScopeAnswer:
+    """Ways the token endpoint's `scope` differs from what was asked, each seen in the field (scopes.py)."""
+
+    omit_offline_access: bool = False  # a refresh token comes back, yet `scope` leaves offline_access out
+    extra: tuple[str, ...] = ()  # more scopes than asked, such as ones consented earlier
+    case: str | None = None  # "upper" or "lower": names in another casing
+    full_uris: bool | None = None  # None: full URIs for work accounts only; True/False: for every account
+
+
 class Store:
     def __init__(self, clock: Clock, configured_secrets: tuple[str, ...]) -> None:
         self.clock = clock
@@ -98,6 +108,8 @@ class Store:
     def reset(self) -> None:
         with self.lock:
             self.strict = False
+            # How token answers write their `scope` (see scopes.ScopeAnswer); the default is Microsoft's usual.
+            self.scope_answer = ScopeAnswer()
             self.grants: dict[str, Grant] = {}
             self.codes: dict[str, AuthCode] = {}
             self.refresh_tokens: dict[str, RefreshToken] = {}

@@ -133,3 +133,20 @@ def test_a_user_without_drive_answer_keeps_the_default_404(proto, emulator):
     response = proto.graph("/me/drive", access_token)
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "ResourceNotFound"
+
+
+def test_scope_answer_switches_change_only_how_scope_is_written(emulator):
+    app, work = "3fa3ec6b-0d9b-4d0b-9a4e-5d6c0f2b7a11", "adele@contoso.onmicrosoft.com"
+    asked = ["offline_access", "User.Read", "Files.Read"]
+    assert emulator.grant(app, work, asked)["scope"].split() == [
+        "https://graph.microsoft.com/Files.Read", "https://graph.microsoft.com/User.Read", "offline_access"]
+
+    emulator.scope_answer(omit_offline_access=True, full_uris=False)
+    answer = emulator.grant(app, work, asked)
+    assert answer["scope"].split() == ["Files.Read", "User.Read"] and answer["refresh_token"]
+
+    emulator.scope_answer(extra=["Calendars.Read"], case="upper")
+    assert "https://graph.microsoft.com/CALENDARS.READ" in emulator.grant(app, work, asked)["scope"].split()
+
+    emulator.reset()
+    assert "offline_access" in emulator.grant(app, work, asked)["scope"].split()
