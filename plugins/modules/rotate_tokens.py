@@ -150,7 +150,14 @@ options:
     default: true
   max_workers:
     description:
-      - How many connections are checked at the same time (1 to 64).
+      - How many connections are checked at the same time (1 to 64). Each sends its token request, then its Graph
+        request, so about this many token requests are in flight at once.
+      - The default favours a short run. Microsoft publishes no token endpoint limit for work, school or personal
+        accounts; the nearest published one is 20 requests per second per IP for Microsoft Entra External ID
+        tenants (U(https://learn.microsoft.com/en-us/entra/external-id/customers/reference-service-limits)).
+        A throttled request is answered 429 with C(Retry-After) and retried within O(max_retry_wait), and a
+        connection still throttled then fails alone with C(throttled) and is tried again by the next run. The US
+        government clouds throttle sooner, so use 4 to 8 there, and fewer whenever runs report C(throttled).
     type: int
     default: 32
 notes:
