@@ -120,3 +120,29 @@ def test_scopes_as_the_service_writes_them_change_nothing(emulator, verify, styl
     assert "reason" not in result and result["refresh_token_rotated"] is True
     granted = {scope.lower() for scope in result["granted_scopes"]}
     assert {"offline_access", "user.read", "files.read"} <= granted, result["granted_scopes"]
+
+
+def test_a_personal_id_that_lost_its_leading_zeros_is_still_personal(tmp_path):
+    # Graph drops leading zeros from some personal ids (PROTOCOL.md, "Answers that surprise"): a user of 13 hex
+    # digits, without a drive check, is told personal by the id's shape; with one, by the drive's type.
+    import yaml
+    from msemu import config
+    from msemu.process import EmulatorProcess
+
+    from ansible_collections.onedrive.connection.plugins.module_utils import graph
+    from ansible_collections.onedrive.connection.plugins.module_utils.endpoints import endpoints
+    from ansible_collections.onedrive.connection.plugins.module_utils.transport import Transport
+
+    raw = yaml.safe_load(config.DEFAULT_FIXTURES.read_text(encoding="utf-8"))
+    short_id = "2c3d4e5f60718"
+    raw["users"].append(dict(login="short@outlook.com", id=short_id, tenant="consumers", given_name="S", surname="Id",
+                             drive=dict(id=short_id, type="personal", total=5368709120, used=0, deleted=0)))
+    fixtures = tmp_path / "fixtures.yaml"
+    fixtures.write_text(yaml.safe_dump(raw), encoding="utf-8")
+    with EmulatorProcess(tmp_path / "state", https=False, config=fixtures) as process:
+        access_token = process.client.grant(PUBLIC_APP, "short@outlook.com", SCOPES)["access_token"]
+        where = endpoints(login_url=process.client.base_url, graph_url=process.client.base_url)
+        with Transport() as transport:
+            for check_drive in (False, True):
+                identity = graph.identify(transport, where, access_token, check_drive=check_drive)
+                assert identity.user["id"] == short_id and identity.user["account_type"] == "personal"
