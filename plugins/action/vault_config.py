@@ -13,9 +13,12 @@ import re
 
 from ansible import constants as C
 from ansible.errors import AnsibleActionFail
+from ansible.module_utils.basic import missing_required_lib
 from ansible.plugins.action import ActionBase
 
+from ansible_collections.onedrive.connection.plugins.module_utils.store_options import STORE_OPTIONS
 from ansible_collections.onedrive.connection.plugins.plugin_utils.compat import native, play_vault
+from ansible_collections.onedrive.connection.plugins.plugin_utils.hashi_vault_store import HAS_HVAC, HashiVaultStore, StoreError
 from ansible_collections.onedrive.connection.plugins.plugin_utils.vault_file import (
     DEFAULT_KEY,
     DEFAULT_SECRET_FIELDS,
@@ -25,7 +28,7 @@ from ansible_collections.onedrive.connection.plugins.plugin_utils.vault_file imp
 )
 
 ARGUMENT_SPEC = dict(
-    path=dict(type="path", required=True),
+    path=dict(type="path"),
     key=dict(type="str", default=DEFAULT_KEY),
     connection=dict(type="str"),
     values=dict(type="dict"),
@@ -38,6 +41,7 @@ ARGUMENT_SPEC = dict(
     mode=dict(type="raw", default="0600"),
     backup=dict(type="bool", default=False),
     lock_timeout=dict(type="float", default=60.0),
+    **STORE_OPTIONS,
 )
 
 _OCTAL_MODE = re.compile(r"0?[0-7]{3}")
@@ -63,26 +67,34 @@ class ActionModule(ActionBase):
                 mutually_exclusive=[("connection", "connections"), ("values", "connections")],
                 required_one_of=[("connection", "connections")],
                 required_by={"values": "connection"},
+                required_if=[("store", "ansible_vault", ("path",))],
             )
         except AnsibleActionFail as exc:
             return {**result, "failed": True, "msg": exc.message}
         # Names become YAML keys, and the dumper refuses the str subclasses Ansible hands over (see compat).
         args = native(args)
-
-        path = os.path.join(self._loader.get_basedir(), args["path"])
-        result["path"] = path
+        if args["store"] == "hashi_vault":
+            if not HAS_HVAC:
+                return {**result, "failed": True, "msg": missing_required_lib("hvac", reason="for store=hashi_vault")}
+            if args["path"] is not None:
+                return {**result, "failed": True, "msg": "path is the ansible_vault store's file; with store=hashi_vault, set hashi_vault.path."}
+            path = None
+        else:
+            path = result["path"] = os.path.join(self._loader.get_basedir(), args["path"])
         try:
             result.update(self._update(path, args))
+        except StoreError as exc:
+            return {**result, "failed": True, "msg": str(exc), "reason": exc.reason}
         except VaultConfigError as exc:
             return {**result, "failed": True, "msg": str(exc)}
         except OSError as exc:
             return {**result, "failed": True, "msg": f"{exc.strerror}: {exc.filename}"}
         except Exception as exc:
             # The text of an unexpected error may quote the data it choked on, and that data may be a secret.
-            return {**result, "failed": True, "msg": f"unexpected {type(exc).__name__} while updating {path}"}
+            return {**result, "failed": True, "msg": f"unexpected {type(exc).__name__} while updating {result.get('path')}"}
         return result
 
-    def _update(self, path: str, args: dict) -> dict:
+    def _update(self, path: str | None, args: dict) -> dict:
         if args["connection"] is not None:
             wanted = {args["connection"]: args["values"] or {}}
         else:
@@ -91,22 +103,13 @@ class ActionModule(ActionBase):
             if not isinstance(values, dict) and args["state"] == "present":
                 raise VaultConfigError(f"the values of connection {name!r} must be a mapping of fields")
 
-        vault_file = VaultConfigFile(
-            path,
-            play_vault(self._loader),
-            key=args["key"],
-            encryption=args["encryption"],
-            secret_fields=args["secret_fields"],
-            vault_id=args["vault_id"] or C.DEFAULT_VAULT_ENCRYPT_IDENTITY,
-            mode=_permission_bits(args["mode"]),
-            lock_timeout=args["lock_timeout"],
-        )
+        vault_file = self._store(path, args)
         updates, removals = (wanted, ()) if args["state"] == "present" else ({}, wanted)
         outcome = vault_file.update(
             updates, removals, expect=args["expect"], check_mode=self._task.check_mode, backup=args["backup"], diff=self._task.diff
         )
 
-        result = {"changed": outcome.changed}
+        result = {"changed": outcome.changed, "path": vault_file.path}
         if args["connection"] is not None:
             result.update(connection=args["connection"], fields_changed=outcome.fields_changed.get(args["connection"], []))
         else:
@@ -120,3 +123,17 @@ class ActionModule(ActionBase):
         if outcome.warnings:
             result["warnings"] = outcome.warnings
         return result
+
+    def _store(self, path: str | None, args: dict):
+        if path is None:
+            return HashiVaultStore(args["hashi_vault"], secret_fields=args["secret_fields"])
+        return VaultConfigFile(
+            path,
+            play_vault(self._loader),
+            key=args["key"],
+            encryption=args["encryption"],
+            secret_fields=args["secret_fields"],
+            vault_id=args["vault_id"] or C.DEFAULT_VAULT_ENCRYPT_IDENTITY,
+            mode=_permission_bits(args["mode"]),
+            lock_timeout=args["lock_timeout"],
+        )

@@ -18,6 +18,12 @@ description:
   - The roles print it in their messages, so that a command printed by a pipeline run started with
     C(--vault-password-file) runs in that pipeline too, without a terminal.
 options:
+  store:
+    description:
+      - Where the connections are stored. With V(hashi_vault) no vault option is repeated, since none is needed.
+    type: str
+    choices: [ansible_vault, hashi_vault]
+    default: ansible_vault
   extra_vars:
     description:
       - The variables to give, in order. Those whose value is empty (V(""), V(null), an empty list) are left out.
@@ -56,7 +62,8 @@ from ansible_collections.onedrive.connection.plugins.plugin_utils.compat import 
 class LookupModule(LookupBase):
     def run(self, terms, variables=None, **kwargs):
         self.set_options(var_options=variables, direct=kwargs)
-        words = ["ansible-playbook", "onedrive.connection.bootstrap", *(shlex.quote(word) for word in _vault_options())]
+        vault_options = _vault_options() if self.get_option("store") == "ansible_vault" else []
+        words = ["ansible-playbook", "onedrive.connection.bootstrap", *(shlex.quote(word) for word in vault_options)]
         for name, value in native(self.get_option("extra_vars") or {}).items():
             if value in ("", None, [], {}):
                 continue

@@ -22,9 +22,10 @@ from ansible_collections.onedrive.connection.plugins.module_utils.endpoints impo
 from ansible_collections.onedrive.connection.plugins.module_utils.errors import OneDriveError
 from ansible_collections.onedrive.connection.plugins.module_utils.rotation import Policy, rotate_all
 from ansible_collections.onedrive.connection.plugins.module_utils.schedule import parse_duration, utcnow
+from ansible_collections.onedrive.connection.plugins.module_utils.store_options import CLAIM_OPTIONS, STORE_OPTIONS
 from ansible_collections.onedrive.connection.plugins.module_utils.verification import DEFAULT_REQUIRED_SCOPES
 
-STATUSES = ("rotated", "verified", "not_due", "skipped", "failed")
+STATUSES = ("rotated", "verified", "not_due", "skipped", "claimed", "failed")
 # Keys of a stored connection that stand in for the options of the same name.
 RECORD_OPTIONS = ("client_id", "tenant", "cloud", "client_secret")
 # Keys of a stored connection that are read as text.
@@ -33,13 +34,16 @@ TEXT_FIELDS = (*RECORD_OPTIONS, "refresh_token", "access_token")
 
 # What Ansible shows in place of a value it must not show.
 HIDDEN = "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
-# The options with which the action plugin reads the connections from a vaulted file on the controller.
+# The options with which the action plugin reads the connections from a store on the controller: a vaulted
+# file, or OpenBao / HashiCorp Vault.
 VAULT_OPTIONS: dict[str, dict[str, t.Any]] = dict(
     path=dict(type="path"),
     key=dict(type="str", default="onedrive_connections", no_log=False),
     vault_id=dict(type="str"),
     lock_timeout=dict(type="float", default=60),
     backup=dict(type="bool", default=False),
+    **STORE_OPTIONS,
+    **CLAIM_OPTIONS,
 )
 
 
@@ -90,11 +94,8 @@ def selected(connections: dict, names: list[str] | None) -> dict:
     return {name: _checked(name, connections[name]) for name in (connections if names is None else names)}
 
 
-def rotate(params: t.Mapping[str, t.Any], connections: dict, check_mode: bool) -> tuple[dict, str | None]:
-    """The result of rotating the selected connections, and a failure message when any of them failed.
-
-    Raises OneDriveError, before any request, for options that would fail every connection alike.
-    """
+def policy(params: t.Mapping[str, t.Any], check_mode: bool) -> Policy:
+    """The rotation policy of the options; raises OneDriveError for options that would fail every connection alike."""
     if not 1 <= params["max_workers"] <= 64:
         raise OneDriveError("max_workers must be between 1 and 64.", "invalid_option")
     try:
@@ -104,7 +105,7 @@ def rotate(params: t.Mapping[str, t.Any], connections: dict, check_mode: bool) -
     endpoints_from_params(params)
     if params["client_id"]:
         validate_client_id(params["client_id"])
-    policy = Policy(
+    return Policy(
         rotate_after=rotate_after,
         force=params["force"],
         check_not_due=params["check_not_due"],
@@ -112,6 +113,17 @@ def rotate(params: t.Mapping[str, t.Any], connections: dict, check_mode: bool) -
         required_scopes=scope_list.unique(scope_list.split(params["required_scopes"])),
         check_drive=params["check_drive"],
     )
+
+
+def rotate(
+    params: t.Mapping[str, t.Any], connections: dict, check_mode: bool, steps: t.Mapping[str, str] | None = None
+) -> tuple[dict, str | None]:
+    """The result of rotating the selected connections, and a failure message when any of them failed.
+
+    ``steps``, when given, is each connection's step as rotation.plan decided it. Raises OneDriveError, before any
+    request, for options that would fail every connection alike.
+    """
+    rules = policy(params, check_mode)
 
     def make_client(record):
         overrides = {key: record[key] for key in RECORD_OPTIONS if record.get(key)}
@@ -123,7 +135,7 @@ def rotate(params: t.Mapping[str, t.Any], connections: dict, check_mode: bool) -
         return outcome.status, outcome.summary(), outcome.update()
 
     with transport_from_params(params, pool_size=params["max_workers"]) as transport:
-        kept = rotate_all(transport, connections, make_client, policy, utcnow(), params["max_workers"], keep)
+        kept = rotate_all(transport, connections, make_client, rules, utcnow(), params["max_workers"], keep, steps)
 
     results = {
         name: {"client_id": connections[name].get("client_id") or params["client_id"], **summary}
@@ -131,14 +143,22 @@ def rotate(params: t.Mapping[str, t.Any], connections: dict, check_mode: bool) -
     }
     statuses = {status: [name for name, (got, dummy, dummy) in kept.items() if got == status] for status in STATUSES}
     result = dict(
-        changed=bool(statuses["rotated"] or statuses["skipped"]),
         connection_results=results,
         updates={name: update for name, (dummy, dummy, update) in kept.items() if update},
         statuses=statuses,
+    )
+    return summed(result)
+
+
+def summed(result: dict) -> tuple[dict, str | None]:
+    """``result`` with ``changed`` and ``reauthorize`` from its connection results, and the failure message, if any."""
+    results, statuses = result["connection_results"], result["statuses"]
+    result.update(
+        changed=bool(statuses["rotated"] or statuses["skipped"]),
         reauthorize=[name for name, summary in results.items() if summary.get("needs_authorization")],
     )
     failure = None
     if statuses["failed"]:
         reasons = "; ".join(f"{name}: {results[name]['reason']}" for name in statuses["failed"])
-        failure = f"{len(statuses['failed'])} of {len(kept)} connections failed ({reasons})."
+        failure = f"{len(statuses['failed'])} of {len(results)} connections failed ({reasons})."
     return result, failure

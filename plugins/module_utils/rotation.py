@@ -43,6 +43,9 @@ REAUTHORIZE_REASONS = frozenset(
 )
 
 REFRESH, ACCESS, NOT_DUE = "refresh", "access", "not_due"
+# A check with the stored access token that never falls back to a refresh: the caller holds no claim to redeem
+# the refresh token with. When Graph refuses the access token, the outcome's status is REFRESH_NEEDED.
+ACCESS_ONLY, REFRESH_NEEDED = "access_only", "refresh_needed"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -133,11 +136,13 @@ def rotate_one(
     """``prefix`` goes before a stored field's name in messages, such as ``connections.robot1.``."""
     if step == NOT_DUE:
         return Outcome("not_due")
-    if step == ACCESS:
+    if step in (ACCESS, ACCESS_ONLY):
         check = _check(transport, client, record, policy, prefix, access_token=record["access_token"])
         # An access token can die before its time (revoked sessions, clock skew): the refresh token decides.
         if check.error is None or check.error.reason != "graph_unauthorized":
             return _outcome(check)
+        if step == ACCESS_ONLY:
+            return Outcome(REFRESH_NEEDED)
     if not record.get("refresh_token"):
         return Outcome("failed", error=OneDriveError(
             "The connection has no refresh_token; authorize it (the bootstrap role) to store one.", "token_invalid"
@@ -177,8 +182,11 @@ def rotate_all(
     now: datetime.datetime,
     max_workers: int,
     keep: t.Callable[[Outcome], t.Any] = lambda outcome: outcome,
+    steps: t.Mapping[str, str] | None = None,
 ) -> dict[str, t.Any]:
     """Check every connection, ``max_workers`` at a time; the results keep the connections' order.
+
+    ``steps`` gives each connection's step (see plan) when the caller has decided them already.
 
     Each result is what ``keep`` makes of the connection's Outcome, as soon as it is known: a caller that keeps
     only what it returns does not hold every answer (tokens, claims, user and drive) of thousands at once.
@@ -186,7 +194,7 @@ def rotate_all(
 
     def one(name: str, record: t.Mapping[str, t.Any]) -> t.Any:
         try:
-            step = plan(record, now, policy)
+            step = plan(record, now, policy) if steps is None else steps[name]
             client = make_client(record) if step != NOT_DUE else None
             outcome = rotate_one(transport, client, record, step, policy, prefix=f"connections.{name}.")
         except OneDriveError as exc:

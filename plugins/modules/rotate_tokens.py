@@ -350,13 +350,13 @@ def main() -> None:
     module = AnsibleModule(
         argument_spec=dict(batch.argument_spec(), connections=dict(type="dict"), **batch.VAULT_OPTIONS),
         mutually_exclusive=[("connections", "path")],
-        required_one_of=[("connections", "path")],
+        required_if=[("store", "ansible_vault", ("connections", "path"), True)],
         supports_check_mode=True,
         # Keeps the arguments, tokens included, out of the system log the module would write them to.
         no_log=True,
     )
-    if module.params["path"]:
-        module.fail_json(msg="path is read on the controller by the rotate_tokens action plugin, which did not run.")
+    if module.params["path"] or module.params["store"] == "hashi_vault":
+        module.fail_json(msg="The store is read on the controller by the rotate_tokens action plugin, which did not run.")
     connections = module.params["connections"]
     # The tokens arrive inside a dictionary, which no_log cannot mark value by value. Adding each to
     # no_log_values would make every exit search every output string for every token, which takes longer than

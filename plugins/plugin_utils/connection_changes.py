@@ -6,7 +6,16 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping
 
+from ansible_collections.onedrive.connection.plugins.plugin_utils import vault_yaml
 from ansible_collections.onedrive.connection.plugins.plugin_utils.vault_yaml import UndecryptableValue, VaultValue
+
+class _Removed:
+    def __repr__(self) -> str:
+        return "REMOVED"
+
+
+# As the value of a field in an update: the field is removed from the connection.
+REMOVED = _Removed()
 
 MASK = "********"
 CHANGED_MASK = "******** (changed)"
@@ -40,9 +49,18 @@ def merge(
     changes = {}
     for name, values in updates.items():
         current = connections.get(name, {})
-        fields = [field for field, value in values.items() if field not in current or not _same_field(name, field, current[field], value)]
+        fields = [
+            field for field, value in values.items()
+            if (field in current if value is REMOVED else field not in current or not _same_field(name, field, current[field], value))
+        ]
         if fields or name not in connections:
-            merged[name] = {**current, **{field: values[field] for field in fields}}
+            record = dict(current)
+            for field in fields:
+                if values[field] is REMOVED:
+                    del record[field]
+                else:
+                    record[field] = values[field]
+            merged[name] = record
             changes[name] = sorted(fields, key=str)
     for name in removals:
         if name in merged:
@@ -110,3 +128,42 @@ def _masked_value(value: object) -> object:
     if isinstance(value, list):
         return [_masked_value(item) for item in value]
     return value
+
+
+def reported(changes: Mapping[object, list[str]], hidden: Collection[str]) -> dict[object, list[str]]:
+    """changes without the fields in hidden (bookkeeping such as claims), and without connections left with none.
+
+    A connection created or removed stays, even when all of its fields are hidden."""
+    shown = {}
+    for name, fields in changes.items():
+        kept = [field for field in fields if field not in hidden]
+        if kept or not fields:
+            shown[name] = kept
+    return shown
+
+
+def masked_diff(
+    header: str,
+    key: str,
+    before: Mapping[object, dict],
+    after: Mapping[object, dict],
+    changes: Mapping[object, list[str]],
+    secret_fields: Collection[str],
+    hidden: Collection[str] = (),
+) -> dict:
+    """The diff of the changed connections, with secrets masked and the hidden fields left out."""
+
+    def visible(record: Mapping[str, object]) -> dict:
+        return {field: value for field, value in record.items() if field not in hidden}
+
+    old = {name: masked(visible(before[name]), secret_fields) for name in changes if name in before}
+    new = {
+        name: masked(visible(after[name]), secret_fields, fields, before.get(name))
+        for name, fields in changes.items() if name in after
+    }
+    return {
+        "before_header": header,
+        "after_header": header,
+        "before": vault_yaml.dump({key: old}) if old else "",
+        "after": vault_yaml.dump({key: new}) if new else "",
+    }

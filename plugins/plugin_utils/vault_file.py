@@ -30,7 +30,13 @@ from ansible_collections.onedrive.connection.plugins.plugin_utils.atomic_file im
     replace_atomically,
     trusted_target,
 )
-from ansible_collections.onedrive.connection.plugins.plugin_utils.connection_changes import masked, merge, plain_secrets, unmet
+from ansible_collections.onedrive.connection.plugins.plugin_utils.connection_changes import (
+    masked_diff,
+    merge,
+    plain_secrets,
+    reported,
+    unmet,
+)
 
 DEFAULT_KEY = "onedrive_connections"
 DEFAULT_SECRET_FIELDS = ("refresh_token", "access_token", "client_secret")
@@ -124,8 +130,12 @@ class VaultConfigFile:
         check_mode: bool = False,
         backup: bool = False,
         diff: bool = False,
+        hidden: Collection[str] = (),
     ) -> Outcome:
         """Set fields of connections (updates) and remove connections (removals) in one write.
+
+        Changes of the fields in hidden (bookkeeping, such as claims) are written, but not reported as changes
+        nor shown in the diff.
 
         Values must be plain Python data (str, int, float, bool, None, list, dict). Nothing is written when
         the decrypted data already matches, nor in check mode.
@@ -156,11 +166,12 @@ class VaultConfigFile:
                     backup_file, warnings = self._replace(plan, vault_id, secret, backup)
                 elif plan.chmod:
                     os.chmod(self._target, self._mode)
+        changes = reported(plan.changes, hidden)
         return Outcome(
-            plan.changed,
-            plan.changes,
+            bool(changes) or plan.chmod,
+            changes,
             backup_file,
-            self._diff(plan) if diff and plan.changed else [],
+            self._diff(plan, changes, hidden) if diff and plan.changed else [],
             plan.skipped,
             warnings,
         )
@@ -366,20 +377,10 @@ class VaultConfigFile:
             f"`chown {uid}:{gid} {self._target}` as root, or write the file as that user."
         )
 
-    def _diff(self, plan: _Plan) -> list[dict]:
+    def _diff(self, plan: _Plan, changes: dict, hidden: Collection[str]) -> list[dict]:
         diffs = []
-        if plan.changes:
-            before = {name: masked(plan.before[name], self._secret_fields) for name in plan.changes if name in plan.before}
-            after = {
-                name: masked(plan.after[name], self._secret_fields, fields, plan.before.get(name))
-                for name, fields in plan.changes.items() if name in plan.after
-            }
-            diffs.append({
-                "before_header": self.path,
-                "after_header": self.path,
-                "before": vault_yaml.dump({self._key: before}) if before else "",
-                "after": vault_yaml.dump({self._key: after}) if after else "",
-            })
+        if changes:
+            diffs.append(masked_diff(self.path, self._key, plan.before, plan.after, changes, self._secret_fields, hidden))
         if plan.chmod:
             diffs.append({
                 "before_header": self.path,

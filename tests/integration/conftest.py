@@ -56,3 +56,12 @@ def collection_playbook(ansible_run, emulator, tmp_path):
 
     run.vault, run.password_file, run.read = vault, password_file, read
     return run
+
+
+@pytest.fixture(scope="session")
+def openbao(tmp_path_factory):
+    """One real OpenBao dev server for the session (see openbao.py); each test takes a path of its own."""
+    from openbao import OpenBao
+
+    with OpenBao(tmp_path_factory.mktemp("openbao")) as server:
+        yield server

@@ -273,7 +273,7 @@ def test_refusals_name_the_problem_and_leave_the_files_alone(emulator, vault, ro
     assert messages[2].startswith(f"{vault.path} holds no connection ghost under onedrive_connections (it holds fine)")
     assert messages[3].startswith(f"{vault.path} holds no connection fine under other_key (it holds none)")
     assert messages[4] == "parameters are mutually exclusive: path|connections"
-    assert messages[5] == "key only apply with path, the vaulted file to rotate."
+    assert messages[5] == "key only apply with path, the vaulted file to rotate, or store=hashi_vault."
     assert "Traceback" not in run.output
     assert emulator.log()["counts"] == {}
     assert [snapshot(path) for path in files] == before and not missing.exists()

@@ -132,7 +132,7 @@ def test_a_stored_token_http_cannot_carry_is_refused_alone_without_a_request(fak
 
 def test_check_mode_refuses_a_stored_refresh_token_http_cannot_carry(fake_http):
     result, dummy = rotate({"odd": dict(refresh_token=ODD[0]), "fine": dict(refresh_token="old")}, check_mode=True)
-    assert result["statuses"] == dict(rotated=[], verified=[], not_due=[], skipped=["fine"], failed=["odd"])
+    assert result["statuses"] == dict(rotated=[], verified=[], not_due=[], skipped=["fine"], claimed=[], failed=["odd"])
     assert result["connection_results"]["odd"]["reason"] == "token_invalid"
     assert fake_http.requests == []
 
