@@ -107,8 +107,10 @@ class ActionModule(ActionBase):
         result.update(connections_changed={}, connections_skipped=[])
         if rotation.backup_file:
             result["backup_file"] = rotation.backup_file
+        if rotation.warnings:
+            result["warnings"] = [*result.get("warnings", ()), *rotation.warnings]
         if updates:
-            self._store(result, store, updates, rotation.expectations(updates), rotation.backup)
+            self._store(result, store, updates, rotation.expectations(updates), rotation.backup, not rotation.warnings)
         return result
 
     def _open_store(self, params: dict):
@@ -160,7 +162,7 @@ class ActionModule(ActionBase):
         )
         return vault_file
 
-    def _store(self, result: dict, vault_file, updates: dict, expect: dict, backup: bool) -> None:
+    def _store(self, result: dict, vault_file, updates: dict, expect: dict, backup: bool, warn: bool) -> None:
         try:
             outcome = vault_file.update(
                 updates, expect=expect, check_mode=self._task.check_mode, backup=backup, diff=self._task.diff,
@@ -184,7 +186,7 @@ class ActionModule(ActionBase):
             result["backup_file"] = outcome.backup_file
         if outcome.diff:
             result["diff"] = outcome.diff
-        if outcome.warnings:
+        if outcome.warnings and warn:
             result["warnings"] = [*(result.get("warnings") or ()), *outcome.warnings]
 
 
@@ -204,6 +206,8 @@ class _Rotation:
         self.backup = False
         """Whether the next write keeps a copy of the file as it was: only the first write of a run does."""
         self.backup_file = None
+        # What the claim write said (an owner it could not keep): the result write would only repeat it.
+        self.warnings: list[str] = []
 
     def run(self) -> tuple[dict, str | None]:
         params = self._params
@@ -271,6 +275,7 @@ class _Rotation:
         )
         if outcome.backup_file:
             self.backup, self.backup_file = False, outcome.backup_file
+        self.warnings += outcome.warnings
         # A connection that changed since it was read was claimed, or rotated, by another run meanwhile.
         taken.update((name, None) for name in outcome.skipped)
         for name in free:

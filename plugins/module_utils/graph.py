@@ -39,6 +39,8 @@ def account_type(user_id: str, drive_type: t.Any = None, tenant_id: str | None =
     if tenant_id:
         return "personal" if tenant_id.lower() == CONSUMER_TENANT_ID else "work"
     return "personal" if _PERSONAL_ID.fullmatch(user_id) else "work"
+
+
 # Graph reports a missing or unprovisioned OneDrive as 400 BadRequest or 500 UnknownError too, not only as
 # 404; only its text ("Tenant does not have a SPO license.", "Unable to retrieve user's mysite URL.") tells.
 _NO_DRIVE_TEXT = re.compile(r"mysite|SPO license", re.IGNORECASE)

@@ -15,7 +15,15 @@ description:
     connections, so each connection costs two requests.
   - With O(path), the connections come from an ansible-vault encrypted file on the controller, as
     M(onedrive.connection.vault_config) keeps them, and what changed goes back into it in one write, even
-    when some connections fail. Nothing returned holds a token, so the task needs no C(no_log).
+    when some connections fail. With O(store=hashi_vault), they come from OpenBao or HashiCorp Vault and go
+    back there, one check-and-set write per changed connection. Nothing returned holds a token, so the task
+    needs no C(no_log).
+  - "With a store, no two runs ever redeem the same refresh token: before redeeming, a run claims the
+    connections it will redeem with a compare-and-set write of a claim (a run id, the host and process, an
+    expiry; no secret), in one write of the file for all of them, or one write per connection in OpenBao or
+    Vault. A run that finds another run's live claim leaves that connection alone and reports it with status
+    V(claimed), which is not a failure. The write of the result releases the claim. A claim a crashed run
+    left behind is taken over once it expires, after O(claim_lease)."
   - The requests come from the task's host, as with any module. When that host is the controller itself (a
     local connection, as for C(localhost)), the rotation runs in the action plugin, and the decrypted
     connections never become Ansible variables, module arguments or a module file on disk, which keeps
@@ -33,6 +41,7 @@ requirements:
   - requests
 extends_documentation_fragment:
   - onedrive.connection.connection
+  - onedrive.connection.store
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.actiongroups
   - ansible.builtin.action_common_attributes.flow
@@ -75,8 +84,19 @@ options:
         stored only over the one it was rotated from, under the writers' lock of
         M(onedrive.connection.vault_config); a connection another run stored a newer token for meanwhile is
         left as it is and listed in RV(connections_skipped).
-      - Exactly one of O(path) and O(connections) is required.
+      - With O(store=ansible_vault), exactly one of O(path) and O(connections) is required.
     type: path
+  claim_lease:
+    description:
+      - With a store, how long this run's claims keep other runs off the connections it redeems, unless the
+        run's result releases them sooner; seconds, or a number with a unit C(s), C(m), C(h), C(d) or C(w).
+      - "How to choose it: longer than the longest run takes, from the claim to the result's write (with many
+        connections, about the connections divided by O(max_workers), times two answers of the service, plus
+        the retries that O(timeout) and O(max_retry_wait) allow), and as short as you are willing to wait,
+        after a crashed or killed run, before another run rotates its connections. A claim that expires while
+        its run still works lets another run redeem the same token: the default suits runs of a few minutes."
+    type: str
+    default: 15m
   key:
     description:
       - With O(path), the variable in the file that maps connection names to their fields.
@@ -110,7 +130,7 @@ options:
         holds anything but visible ASCII (a space, a line break inside, a typographic apostrophe pasted in),
         which no token has and no HTTP header can carry, fails only its connection, with reason
         C(token_invalid), before any request for it.
-      - Exactly one of O(path) and O(connections) is required.
+      - Exactly one of O(path) and O(connections) is required, unless O(store=hashi_vault).
     type: dict
   names:
     description:
@@ -192,6 +212,19 @@ EXAMPLES = r"""
     rotate_after: 7d
   register: rotation
 
+- name: Rotate the connections kept in OpenBao or HashiCorp Vault, from any controller or job
+  onedrive.connection.rotate_tokens:
+    store: hashi_vault
+    hashi_vault:
+      url: https://bao.example.com:8200
+      auth_method: approle
+      role_id: "{{ lookup('ansible.builtin.env', 'BAO_ROLE_ID') }}"
+      secret_id: "{{ lookup('ansible.builtin.env', 'BAO_SECRET_ID') }}"
+      path: onedrive/connections
+    rotate_after: 7d
+    claim_lease: 15m
+  register: rotation
+
 - name: Check one connection (the plugin's Test Connection), rotating only when its access token is stale
   onedrive.connection.rotate_tokens:
     path: group_vars/all/onedrive.yml
@@ -225,7 +258,9 @@ connection_results:
   description:
     - For each connection worked on, by name, what happened, without any token.
     - C(status) is V(rotated) (a new refresh token, to be stored), V(verified) (checked, the same or no
-      refresh token), V(not_due), V(skipped) (check mode) or V(failed).
+      refresh token), V(not_due), V(skipped) (check mode), V(claimed) (another run holds the connection: its
+      C(claimed_by) has that run's C(run_id), C(host), C(pid) and C(expires_at), or is null when another run
+      claimed or rotated it between this run's read and its claim) or V(failed).
     - Each has the C(client_id) of its application. Checked connections also have C(verified_at),
       C(refresh_token_rotated), C(tenant_id), C(granted_scopes), and C(user) and C(drive) as
       M(onedrive.connection.verify) returns them; failed ones have C(reason), C(msg), C(needs_authorization)
@@ -273,6 +308,7 @@ statuses:
     verified: []
     not_due: [robot3]
     skipped: []
+    claimed: []
     failed: [robot2]
 reauthorize:
   description: The names of the failed connections that only a new sign-in repairs.
@@ -281,15 +317,17 @@ reauthorize:
   elements: str
   sample: [robot2]
 path:
-  description: The vaulted file, with the playbook's folder prepended when O(path) was relative.
-  returned: with O(path)
+  description:
+    - The vaulted file, with the playbook's folder prepended when O(path) was relative; with
+      O(store=hashi_vault), the server's URL of the folder of connections.
+  returned: with a store
   type: str
   sample: /srv/ansible/group_vars/all/onedrive.yml
 connections_changed:
   description:
     - For each connection whose stored fields changed (or would, in check mode), by name, the sorted names of
       those fields.
-  returned: with O(path), once the module ran
+  returned: with a store, once the module ran
   type: dict
   sample:
     robot1: [access_token, access_token_expires_at, refresh_token, rotated_at, verified_at]
@@ -297,10 +335,19 @@ connections_skipped:
   description:
     - The connections with a rotated token that was not stored, because another run stored a newer token for
       them after this one read the file. The newer token stays.
-  returned: with O(path), once the module ran
+  returned: with a store, once the module ran
   type: list
   elements: str
   sample: []
+reason:
+  description:
+    - Why a run with O(store=hashi_vault) could not start, before any token was redeemed.
+      V(store_unavailable) (the server is down, sealed or timed out), V(store_denied) (the token is invalid, or
+      its policy lacks a capability the run needs), V(store_invalid) (a setting is missing or wrong, or the
+      mount is not KV version 2).
+  returned: when the store refused the run
+  type: str
+  sample: store_denied
 store_error:
   description:
     - Why the rotated tokens could not be stored in the file (the task then fails). The connections the

@@ -6,7 +6,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 ---
 module: vault_config
-short_description: Store OneDrive connections in an ansible-vault encrypted vars file, idempotently
+short_description: Store OneDrive connections in an ansible-vault encrypted vars file or OpenBao/Vault, idempotently
 version_added: 0.1.0
 author: onedrive.connection maintainers (@onedrive-connection)
 description:
@@ -27,16 +27,25 @@ description:
     mapping is left exactly as it is, and the error says which of these it is.
   - The result is an ordinary Ansible vars file. M(ansible.builtin.include_vars), C(vars_files) and
     C(ansible-vault view) (for O(encryption=file)) read it.
+  - With O(store=hashi_vault) the connections are secrets of OpenBao or HashiCorp Vault instead, one per
+    connection, each written check-and-set, so that a concurrent writer is read again rather than overwritten;
+    the file's options (O(path), O(key), O(encryption), O(vault_id), O(mode), O(backup), O(lock_timeout)) do
+    not apply.
+extends_documentation_fragment:
+  - onedrive.connection.store
+  - action_common_attributes
+  - action_common_attributes.flow
+  - action_common_attributes.files
 options:
   path:
     description:
       - The vars file on the controller. It is created, with any missing folders (mode C(0700)), when missing.
+      - Required with O(store=ansible_vault).
       - A relative path is relative to the playbook's folder.
       - When O(path) is a symbolic link, the file it points to is updated (and created, when the link points
         to no file), provided the link is owned by the user running the play, by root, or by the owner of its
         folder. A link of anyone else is refused, see the notes.
     type: path
-    required: true
   key:
     description:
       - The top-level variable that maps connection names to their fields.
@@ -129,10 +138,6 @@ options:
       - How many seconds to wait for other writers of the same file before failing.
     type: float
     default: 60
-extends_documentation_fragment:
-  - action_common_attributes
-  - action_common_attributes.flow
-  - action_common_attributes.files
 attributes:
   action:
     support: full
@@ -234,6 +239,16 @@ EXAMPLES = r"""
       {{ expected }}
   register: stored_tokens
 
+- name: Store a connection in OpenBao or HashiCorp Vault (VAULT_ADDR and VAULT_TOKEN from the environment)
+  onedrive.connection.vault_config:
+    store: hashi_vault
+    hashi_vault:
+      path: onedrive/connections
+    connection: backup-robot
+    values:
+      refresh_token: "{{ redeemed.refresh_token }}"
+      obtained_at: "{{ now(utc=true).isoformat() }}"
+
 - name: Remove a connection
   onedrive.connection.vault_config:
     path: vault/onedrive.yml
@@ -248,7 +263,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 path:
-  description: The path of the file, made absolute.
+  description: The path of the file, made absolute; with O(store=hashi_vault), the server's URL of the folder.
   returned: always
   type: str
   sample: /home/ops/site/vault/onedrive.yml
@@ -279,6 +294,13 @@ connections_skipped:
   type: list
   elements: str
   sample: [robot-7]
+reason:
+  description:
+    - With O(store=hashi_vault), why the server refused the task, which then changed nothing:
+      V(store_unavailable), V(store_denied) or V(store_invalid), as for M(onedrive.connection.rotate_tokens).
+  returned: when the store refused the task
+  type: str
+  sample: store_unavailable
 backup_file:
   description: The copy of the old file made before the change.
   returned: when O(backup=true) and an existing file was replaced

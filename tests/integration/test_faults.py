@@ -211,12 +211,13 @@ def refreshes(emulator, refresh_token):
 def test_rotate_role_timed_out_at_the_token_endpoint_keeps_the_old_token_which_still_works(
     emulator, collection_playbook, vault
 ):
-    before = collection_playbook.vault.read_bytes()
+    # The claim taken before the refresh is released again: the data is as it was.
+    before = collection_playbook.read()
     # The emulator refreshes after the client gave up: the service rotated, but the answer was lost.
     emulator.fault(TOKEN, "delay", delay=DELAY)
     run = collection_playbook("rotate", extra_vars={"onedrive_timeout": SHORT_TIMEOUT})
     assert run.rc != 0 and "robot1 could not be rotated now (network)" in run.output, run.output
-    assert collection_playbook.vault.read_bytes() == before
+    assert collection_playbook.read() == before
     assert_clean(run, emulator)
     time.sleep(DELAY - SHORT_TIMEOUT)
     assert emulator.log()["counts"] == {TOKEN: 1}
@@ -240,14 +241,14 @@ def test_plugin_role_failed_by_a_fault_leaves_vault_and_plugin_file_unchanged(
     plugin_file = tmp_path / "plugin.json"
     options = dict(onedrive_plugin_config_path=str(plugin_file))
     assert collection_playbook("configure_plugin", extra_vars=options).rc == 0
-    vault_before, plugin_before = collection_playbook.vault.read_bytes(), plugin_file.read_bytes()
+    vault_before, plugin_before = collection_playbook.read(), plugin_file.read_bytes()
     # Test Connection redeems the refresh token once its proof is older than onedrive_plugin_test_after (here at
     # once): a proxy's page in place of the token endpoint's answer fails it.
     emulator.fault(TOKEN, "html")
     run = collection_playbook("configure_plugin", extra_vars=dict(options, onedrive_plugin_test_after="0"))
     assert run.rc != 0 and "Test Connection failed for robot1 (server_error)" in run.output, run.output
     assert_clean(run, emulator)
-    assert collection_playbook.vault.read_bytes() == vault_before
+    assert collection_playbook.read() == vault_before
     assert plugin_file.read_bytes() == plugin_before
 
 
@@ -255,10 +256,10 @@ def test_plugin_role_first_configuration_failed_by_a_fault_writes_no_plugin_file
     emulator, collection_playbook, vault, tmp_path
 ):
     plugin_file = tmp_path / "plugin.json"
-    vault_before = collection_playbook.vault.read_bytes()
+    vault_before = collection_playbook.read()
     emulator.fault(TOKEN, "status", status=429, retry_after="120")
     run = collection_playbook("configure_plugin", extra_vars=dict(onedrive_plugin_config_path=str(plugin_file)))
     assert run.rc != 0 and "Test Connection failed for robot1 (throttled)" in run.output, run.output
     assert_clean(run, emulator)
-    assert collection_playbook.vault.read_bytes() == vault_before
+    assert collection_playbook.read() == vault_before
     assert not plugin_file.exists()

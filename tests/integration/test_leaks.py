@@ -31,8 +31,9 @@ class Scenarios:
     """What each playbook is given: real grants from the emulator, vaults of the test's own. ``given`` collects
     the secrets the test made up itself; the emulator records every secret it issued or received."""
 
-    def __init__(self, emulator, folder: pathlib.Path):
+    def __init__(self, emulator, folder: pathlib.Path, openbao=None):
         self._emulator = emulator
+        self._openbao = openbao
         self._folder = folder
         self._vault = VaultLib([("default", VaultSecret(PASSWORD.encode()))])
         self.password_file = folder / "vault-password"
@@ -115,6 +116,14 @@ class Scenarios:
         connections = {name: {"client_id": PUBLIC_APP, "refresh_token": self._refresh_token()} for name in ("one", "two")}
         return self._with_vault(**self._endpoints(vault_path=str(self._vaulted("rotate-vault", connections))))
 
+    def store__hashi_vault(self):
+        """vault_config writes two connections to OpenBao, then rotate_tokens rotates them there."""
+        from openbao import ROOT_TOKEN
+
+        self.given.add(ROOT_TOKEN)
+        seed = {name: {"client_id": PUBLIC_APP, "refresh_token": self._refresh_token()} for name in ("one", "two")}
+        return dict(extra_vars=self._endpoints(hashi=self._openbao.options(self._openbao.new_path()), seed=seed))
+
     def security_rotation__rotate(self):
         # One connection whose stored access token HTTP cannot carry fails alone; the other rotates and is stored.
         connections = {
@@ -166,8 +175,8 @@ def shown(run) -> str:
 
 
 @pytest.mark.slow
-def test_every_integration_playbook_shows_no_secret_at_vvvv(emulator, tmp_path):
-    scenarios = Scenarios(emulator, tmp_path)
+def test_every_integration_playbook_shows_no_secret_at_vvvv(emulator, openbao, tmp_path):
+    scenarios = Scenarios(emulator, tmp_path, openbao)
     playbooks = sorted(str(path.relative_to(PLAYBOOKS)) for path in PLAYBOOKS.rglob("*.yml"))
     missing = [name for name in playbooks if not hasattr(scenarios, name.removesuffix(".yml").replace("/", "__"))]
     assert not missing, f"add a scenario to Scenarios in {pathlib.Path(__file__).name} for {missing}"
