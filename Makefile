@@ -11,7 +11,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.build/collections
 .PHONY: help venv test test-matrix unit emulator-test integration sanity lint build demo emulator bench clean
 
 help:
-	@echo "make demo   - run the whole job against the local emulator"
+	@echo "make demo   - run the whole job against the local emulator (STORE=hashi_vault: in OpenBao)"
 	@echo "make test   - every test: pytest (unit, emulator, integration), ansible-test sanity, ansible-lint"
 	@echo "make test-matrix - unit and integration tests on every supported ansible-core (MATRIX_CELLS picks some)"
 	@echo "make build  - build the collection tarball"
@@ -59,8 +59,10 @@ sanity: venv
 lint: venv
 	VENV=$(CURDIR)/$(VENV) tests/ci/lint.sh
 
+# STORE=hashi_vault keeps the connection in an OpenBao dev server the demo starts, instead of a vault file.
+STORE ?= ansible_vault
 demo: venv
-	$(BIN)/python demo/run_demo.py
+	$(BIN)/python demo/run_demo.py --store $(STORE)
 
 emulator: venv
 	@echo "Serving on the URL written to .build/emulator/url (CA: .build/emulator/ca.pem); Ctrl-C stops it."

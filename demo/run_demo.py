@@ -3,10 +3,15 @@
 The emulator stands in for login.microsoftonline.com and graph.microsoft.com. The scripted user opens
 the sign-in URL the playbook prints, signs in on the emulator's pages as a browser would, and pastes
 the address-bar URL at the playbook's prompt through a real terminal (a pty).
+
+`make demo STORE=hashi_vault` keeps the connection in a real OpenBao dev server (started here) instead of
+an ansible-vault file, as runs on several controllers or in throwaway job environments would.
 """
 
 from __future__ import annotations
 
+import argparse
+import contextlib
 import datetime
 import json
 import os
@@ -32,6 +37,7 @@ AUTHORIZE_URL = re.compile(r"https://127\.0\.0\.1:\d+/[^\s\"']+/oauth2/v2\.0/aut
 PROMPT = "Paste the address-bar URL"
 
 sys.path.insert(0, str(REPO / "tests" / "emulator"))
+sys.path.insert(0, str(REPO / "tests" / "integration"))
 from msemu.client import EmulatorClient  # noqa: E402  (the emulator is test tooling, not installed)
 from msemu.process import EmulatorProcess  # noqa: E402
 from msemu.terminal import ANSI, run_on_terminal  # noqa: E402
@@ -47,13 +53,63 @@ def say(text: str) -> None:
     print(f"\n\033[1m== {text}\033[0m", flush=True)
 
 
+class FileStore:
+    """The connection in an ansible-vault encrypted file."""
+
+    name = "ansible_vault"
+
+    def options(self) -> list[str]:
+        return ["--vault-password-file", str(PASSWORD_FILE), "-e", f"onedrive_vault_file={VAULT}"]
+
+    def environment(self) -> dict:
+        return {}
+
+    def read(self) -> dict:
+        view = subprocess.run(
+            [str(BIN / "ansible-vault"), "view", "--vault-password-file", str(PASSWORD_FILE), str(VAULT)],
+            env=environment(), capture_output=True, text=True, check=True,
+        )
+        return yaml.safe_load(view.stdout)["onedrive_connections"][CONNECTION]
+
+    def where(self) -> str:
+        return f"{VAULT} (ansible-vault encrypted; password in {PASSWORD_FILE.relative_to(REPO)})"
+
+
+class BaoStore:
+    """The connection in OpenBao (the open-source fork of HashiCorp Vault), a dev server of the demo's own."""
+
+    name = "hashi_vault"
+    path = "onedrive/connections"
+
+    def __init__(self, server):
+        self._server = server
+
+    def options(self) -> list[str]:
+        hashi = {"url": self._server.url, "path": self.path}
+        return ["-e", "onedrive_store=hashi_vault", "-e", json.dumps({"onedrive_hashi_vault": hashi})]
+
+    def environment(self) -> dict:
+        # As a pipeline gives it: the token in the environment, never on the command line.
+        from openbao import ROOT_TOKEN
+
+        return {"VAULT_TOKEN": ROOT_TOKEN}
+
+    def read(self) -> dict:
+        return self._server.read(self.path)[CONNECTION]
+
+    def where(self) -> str:
+        return f"OpenBao {self._server.url}, secret/{self.path}/{CONNECTION} (KV version 2)"
+
+
+STORE = FileStore()
+
+
 def playbook_command(emulator: EmulatorClient, playbook: str, *extra: str) -> list[str]:
     return [
         str(BIN / "ansible-playbook"), str(REPO / "playbooks" / playbook),
-        "--vault-password-file", str(PASSWORD_FILE),
+        *STORE.options(),
         "-e", f"onedrive_connection={CONNECTION}",
         "-e", f"onedrive_client_id={CLIENT_ID}",
-        "-e", f"onedrive_vault_file={VAULT}",
         "-e", f"onedrive_plugin_config_path={PLUGIN_CONFIG}",
         "-e", f"onedrive_login_url={emulator.base_url}",
         "-e", f"onedrive_graph_url={emulator.base_url}",
@@ -70,6 +126,7 @@ def environment() -> dict:
         ANSIBLE_LOCALHOST_WARNING="false",
         ANSIBLE_INVENTORY_UNPARSED_WARNING="false",
         PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+        **STORE.environment(),
     )
 
 
@@ -101,11 +158,7 @@ def bootstrap(emulator: EmulatorClient) -> None:
 
 
 def summary() -> None:
-    view = subprocess.run(
-        [str(BIN / "ansible-vault"), "view", "--vault-password-file", str(PASSWORD_FILE), str(VAULT)],
-        env=environment(), capture_output=True, text=True, check=True,
-    )
-    connection = yaml.safe_load(view.stdout)["onedrive_connections"][CONNECTION]
+    connection = STORE.read()
     obtained = datetime.datetime.strptime(connection["obtained_at"], "%Y-%m-%dT%H:%M:%SZ")
     age = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None) - obtained
     say("Summary")
@@ -114,7 +167,7 @@ def summary() -> None:
     print(f"   drive      : {connection['drive_id']} ({connection['drive_type']})")
     print(f"   token age  : {int(age.total_seconds())} s (obtained {connection['obtained_at']})")
     print(f"   rotated    : {connection.get('rotated_at', 'never')}")
-    print(f"   files      : {VAULT} (ansible-vault encrypted; password in {PASSWORD_FILE.relative_to(REPO)})")
+    print(f"   stored in  : {STORE.where()}")
     plugin = PLUGIN_CONFIG.read_text()
     for secret in (connection["refresh_token"], connection["access_token"]):
         plugin = plugin.replace(secret, secret[:6] + "...")
@@ -124,15 +177,37 @@ def summary() -> None:
     assert json.loads(PLUGIN_CONFIG.read_text())["refresh_token"] == connection["refresh_token"]
 
 
+def open_store(name: str, stack: contextlib.ExitStack) -> FileStore | BaoStore:
+    if name == "ansible_vault":
+        return FileStore()
+    from openbao import OpenBao
+
+    say("Starting OpenBao (bao server -dev): the connections' store, instead of an ansible-vault file")
+    (WORK / "openbao").mkdir()
+    server = stack.enter_context(OpenBao(WORK / "openbao"))
+    print(f"   {server.url}, KV version 2 at secret/; the playbooks get VAULT_TOKEN from the environment")
+    return BaoStore(server)
+
+
 def main() -> None:
+    global STORE
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--store", choices=["ansible_vault", "hashi_vault"], default="ansible_vault")
+    args = parser.parse_args()
     shutil.rmtree(WORK, ignore_errors=True)
     WORK.mkdir(parents=True)
+    with contextlib.ExitStack() as stack:
+        STORE = open_store(args.store, stack)
+        demo()
+
+
+def demo() -> None:
     say("Starting the emulator of login.microsoftonline.com and graph.microsoft.com (HTTPS, own CA)")
     with EmulatorProcess(WORK / "emulator") as process:
         emulator = process.client
         print(f"   {emulator.base_url}, CA {emulator.ca_path}")
         bootstrap(emulator)
-        say("2. Configure the OneDrive plugin's connection from the vault, with Test Connection")
+        say("2. Configure the OneDrive plugin's connection from the store, with Test Connection")
         run(playbook_command(emulator, "configure_plugin.yml"))
         say("3. Rotate every stored token (forced here; a schedule rotates when onedrive_rotate_after is due)")
         run(playbook_command(emulator, "rotate.yml", "-e", "onedrive_rotate_force=true"))

@@ -22,7 +22,7 @@ from ansible_collections.onedrive.connection.plugins.module_utils import batch
 from ansible_collections.onedrive.connection.plugins.module_utils.common import INSECURE_WARNING
 from ansible_collections.onedrive.connection.plugins.module_utils.errors import OneDriveError
 from ansible_collections.onedrive.connection.plugins.module_utils.transport import HAS_REQUESTS
-from ansible_collections.onedrive.connection.plugins.module_utils.rotation import ACCESS, ACCESS_ONLY, NOT_DUE, REFRESH, REFRESH_NEEDED, plan
+from ansible_collections.onedrive.connection.plugins.module_utils.rotation import ACCESS, ACCESS_ONLY, REFRESH, REFRESH_NEEDED, plan
 from ansible_collections.onedrive.connection.plugins.module_utils.schedule import parse_duration, utcnow
 from ansible_collections.onedrive.connection.plugins.plugin_utils import claims
 from ansible_collections.onedrive.connection.plugins.plugin_utils.compat import native, play_vault
@@ -44,14 +44,45 @@ class ActionModule(ActionBase):
         result = super().run(tmp, task_vars)
         args = self._task.args
         if args.get("path") is None and args.get("store") != "hashi_vault":
-            if given := [name for name in batch.VAULT_OPTIONS if args.get(name) is not None]:
-                return _failed(result, f"{', '.join(given)} only apply with path, the vaulted file to rotate, or store=hashi_vault.")
-            wrap_async = self._task.async_val and not self._connection.has_native_async
-            result.update(self._execute_module(task_vars=task_vars, wrap_async=wrap_async))
+            return self._run_module(result, args, task_vars)
+        params = self._params(result, task_vars)
+        if result.get("failed"):
             return result
+        on_controller = self._connection.transport == "local"
+        rotation = None
+        try:
+            store = self._open_store(params)
+            result["path"] = store.path
+            stored = store.read()
+            _require_known(stored, params["names"], store.path, params["key"] if params["store"] == "ansible_vault" else None)
+            rotation = _Rotation(self, store, stored, params, on_controller, task_vars)
+            rotation.backup = params["backup"]
+            answer, failure = rotation.run()
+        except _ModuleFailed as exc:
+            result.update(exc.answer)
+            rotation.release()
+            return result
+        except StoreError as exc:
+            return _failed(result, str(exc), reason=exc.reason)
+        except VaultConfigError as exc:
+            return _failed(result, str(exc))
+        except OSError as exc:
+            return _failed(result, f"{exc.strerror}: {exc.filename}")
+        except OneDriveError as exc:
+            return {**result, "failed": True, **exc.result()}
+        return self._finish(result, store, rotation, answer, failure)
+
+    def _run_module(self, result: dict, args: dict, task_vars: dict) -> dict:
+        if given := [name for name in batch.VAULT_OPTIONS if args.get(name) is not None]:
+            return _failed(result, f"{', '.join(given)} only apply with path, the vaulted file to rotate, or store=hashi_vault.")
+        wrap_async = self._task.async_val and not self._connection.has_native_async
+        result.update(self._execute_module(task_vars=task_vars, wrap_async=wrap_async))
+        return result
+
+    def _params(self, result: dict, task_vars: dict) -> dict:
+        """The validated options, with the result's echo of them and warnings; the result fails when they do not hold."""
         if self._task.async_val:
             return _failed(result, "A store cannot be rotated asynchronously: the rotated tokens are stored when the rotation ends.")
-
         spec = dict(batch.argument_spec(), **batch.VAULT_OPTIONS, connections=dict(type="dict"))
         try:
             dummy, params = self.validate_argument_spec(
@@ -75,30 +106,13 @@ class ActionModule(ActionBase):
             )
         if on_controller and params["validate_certs"] is False:
             result.setdefault("warnings", []).append(INSECURE_WARNING)
-        try:
-            store = self._open_store(params)
-            result["path"] = store.path
-            stored = store.read()
-            _require_known(stored, params["names"], store.path, params["key"] if params["store"] == "ansible_vault" else None)
-            rotation = _Rotation(self, store, stored, params, on_controller, task_vars)
-            rotation.backup = params["backup"]
-            answer, failure = rotation.run()
-        except _ModuleFailed as exc:
-            result.update(exc.answer)
-            rotation.release()
-            return result
-        except StoreError as exc:
-            return _failed(result, str(exc), reason=exc.reason)
-        except VaultConfigError as exc:
-            return _failed(result, str(exc))
-        except OSError as exc:
-            return _failed(result, f"{exc.strerror}: {exc.filename}")
-        except OneDriveError as exc:
-            return {**result, "failed": True, **exc.result()}
+        return params
 
+    def _finish(self, result: dict, store, rotation: _Rotation, answer: dict, failure: str | None) -> dict:
+        """The rotation's answer as the task's result, once what changed is stored and the claims released."""
         updates = rotation.released(answer.pop("updates"))
         # The module's own warnings (from another host) join the ones given here.
-        warnings = [*result.pop("warnings", ()), *answer.pop("warnings", ())]
+        warnings = [*result.pop("warnings", ()), *answer.pop("warnings", ()), *rotation.warnings]
         result.update(answer)
         if warnings:
             result["warnings"] = warnings
@@ -107,8 +121,6 @@ class ActionModule(ActionBase):
         result.update(connections_changed={}, connections_skipped=[])
         if rotation.backup_file:
             result["backup_file"] = rotation.backup_file
-        if rotation.warnings:
-            result["warnings"] = [*result.get("warnings", ()), *rotation.warnings]
         if updates:
             self._store(result, store, updates, rotation.expectations(updates), rotation.backup, not rotation.warnings)
         return result
@@ -117,7 +129,7 @@ class ActionModule(ActionBase):
         if params["store"] == "hashi_vault":
             if params["path"] is not None:
                 raise VaultConfigError("path is the ansible_vault store's file; with store=hashi_vault, set hashi_vault.path.")
-            return HashiVaultStore(params["hashi_vault"])
+            return HashiVaultStore(params["hashi_vault"], key=params["key"])
         path = os.path.join(self._loader.get_basedir(), params["path"])
         return self._vault_file(path, params)
 

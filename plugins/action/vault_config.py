@@ -126,7 +126,7 @@ class ActionModule(ActionBase):
 
     def _store(self, path: str | None, args: dict):
         if path is None:
-            return HashiVaultStore(args["hashi_vault"], secret_fields=args["secret_fields"])
+            return HashiVaultStore(args["hashi_vault"], key=args["key"], secret_fields=args["secret_fields"])
         return VaultConfigFile(
             path,
             play_vault(self._loader),

@@ -12,8 +12,8 @@ options:
     description:
       - Where the connections are stored, read and written on the controller.
       - V(ansible_vault) is the ansible-vault encrypted vars file at O(path).
-      - V(hashi_vault) is a KV version 2 secrets engine of OpenBao or HashiCorp Vault, as O(hashi_vault) says:
-        one secret per connection at C(<mount_point>/<path>/<connection>), holding the same fields as a
+      - V(hashi_vault) is a KV version 2 secrets engine of OpenBao or HashiCorp Vault, as O(hashi_vault) says,
+        with one secret per connection at C(<mount_point>/<path>/<connection>), holding the same fields as a
         connection in the file. Runs on several controllers, and jobs in throwaway execution environments (AWX,
         Ansible Automation Platform), share it. Needs the Python library C(hvac) on the controller.
       - Every write to V(hashi_vault) is a check-and-set against the version read, so a concurrent writer is

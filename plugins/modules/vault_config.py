@@ -49,6 +49,8 @@ options:
   key:
     description:
       - The top-level variable that maps connection names to their fields.
+      - With O(store=hashi_vault), any other value names a folder below O(hashi_vault.path) that keeps its
+        entries (the bootstrap role keeps pending sign-ins so), and the default the folder itself.
     type: str
     default: onedrive_connections
   connection:

@@ -9,6 +9,7 @@ from collections.abc import Collection, Iterable, Mapping
 from ansible_collections.onedrive.connection.plugins.plugin_utils import vault_yaml
 from ansible_collections.onedrive.connection.plugins.plugin_utils.vault_yaml import UndecryptableValue, VaultValue
 
+
 class _Removed:
     def __repr__(self) -> str:
         return "REMOVED"

@@ -49,11 +49,17 @@ class StoreError(VaultConfigError):
 class HashiVaultStore:
     """The connections under ``<mount_point>/<path>`` of a KV version 2 secrets engine."""
 
-    def __init__(self, options: Mapping[str, t.Any], *, secret_fields: Iterable[str] = DEFAULT_SECRET_FIELDS):
+    def __init__(
+        self, options: Mapping[str, t.Any], *, key: str = DEFAULT_KEY, secret_fields: Iterable[str] = DEFAULT_SECRET_FIELDS
+    ):
         self._options = dict(options)
         self._secret_fields = frozenset(secret_fields)
         self._mount = self._options["mount_point"].strip("/")
         self._base = self._options["path"].strip("/")
+        # What the file keeps under another top-level variable (pending sign-ins) lives in a folder below path.
+        if key != DEFAULT_KEY:
+            self._base = f"{self._base}/{key}" if self._base else key
+        self._key = key
         self.path = f"{self._options['url']}/v1/{self._mount}/{self._base}"
         self._local = threading.local()
         self._versions: dict[str, int] = {}
@@ -123,7 +129,7 @@ class HashiVaultStore:
         if diff and changes:
             before = {name: old for name, dummy, dummy, old, dummy in done if old is not None}
             after = {name: new for name, dummy, dummy, dummy, new in done if new is not None}
-            diffs.append(masked_diff(self.path, DEFAULT_KEY, before, after, changes, self._secret_fields, hidden))
+            diffs.append(masked_diff(self.path, self._key, before, after, changes, self._secret_fields, hidden))
         return Outcome(bool(changes), changes, None, diffs, skipped, [])
 
     # One connection.
