@@ -258,7 +258,7 @@ connection_results:
   description:
     - For each connection worked on, by name, what happened, without any token.
     - C(status) is V(rotated) (a new refresh token, to be stored), V(verified) (checked, the same or no
-      refresh token), V(not_due), V(skipped) (check mode), V(claimed) (another run holds the connection: its
+      refresh token), V(not_due), V(skipped) (check mode), V(claimed) (another run holds the connection; its
       C(claimed_by) has that run's C(run_id), C(host), C(pid) and C(expires_at), or is null when another run
       claimed or rotated it between this run's read and its claim) or V(failed).
     - Each has the C(client_id) of its application. Checked connections also have C(verified_at),

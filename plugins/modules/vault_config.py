@@ -298,8 +298,8 @@ connections_skipped:
   sample: [robot-7]
 reason:
   description:
-    - With O(store=hashi_vault), why the server refused the task, which then changed nothing:
-      V(store_unavailable), V(store_denied) or V(store_invalid), as for M(onedrive.connection.rotate_tokens).
+    - With O(store=hashi_vault), why the server refused the task, which then changed nothing
+      (V(store_unavailable), V(store_denied) or V(store_invalid), as for M(onedrive.connection.rotate_tokens)).
   returned: when the store refused the task
   type: str
   sample: store_unavailable

@@ -20,6 +20,7 @@ from ansible_collections.onedrive.connection.plugins.plugin_utils.vault_file imp
     DEFAULT_SECRET_FIELDS,
     Outcome,
     VaultConfigError,
+    checked_update,
 )
 
 try:
@@ -112,12 +113,7 @@ class HashiVaultStore:
         hidden: Iterable[str] = (),
     ) -> Outcome:
         """As VaultConfigFile.update, one check-and-set write per changed connection; backup does not apply."""
-        removals = list(removals)
-        expect = dict(expect or {})
-        if both := sorted(map(str, set(updates) & set(removals))):
-            raise VaultConfigError(f"connections both updated and removed: {', '.join(both)}")
-        if stray := sorted(map(str, set(expect) - set(updates) - set(removals))):
-            raise VaultConfigError(f"expect names connections that are neither updated nor removed: {', '.join(stray)}")
+        removals, expect = checked_update(updates, removals, expect)
         self._preflight()
         work = [(name, updates.get(name), name in removals) for name in [*updates, *removals]]
         with self._pool() as pool:

@@ -145,15 +145,7 @@ class VaultConfigFile:
         as it is and reported in Outcome.skipped. A caller that stores a token refreshed from the one it read,
         expecting that one, never puts it over a token another writer stored after the read.
         """
-        removals = list(removals)
-        expect = dict(expect or {})
-        if both := sorted(map(str, set(updates) & set(removals))):
-            raise VaultConfigError(f"connections both updated and removed: {', '.join(both)}")
-        if stray := sorted(map(str, set(expect) - set(updates) - set(removals))):
-            raise VaultConfigError(f"expect names connections that are neither updated nor removed: {', '.join(stray)}")
-        for name, fields in expect.items():
-            if not isinstance(fields, Mapping):
-                raise VaultConfigError(f"the expected fields of connection {name!r} must be a mapping of field to value")
+        removals, expect = checked_update(updates, removals, expect)
         vault_id, secret = self._encrypting_secret()
         plan = self._plan(updates, removals, expect)
         backup_file, warnings = None, []
@@ -389,6 +381,20 @@ class VaultConfigFile:
                 "after": {"mode": f"{self._file_mode(plan.existing_mode):04o}"},
             })
         return diffs
+
+
+def checked_update(updates: Mapping, removals: Iterable[str], expect: Mapping | None) -> tuple[list, dict]:
+    """removals and expect as lists and dicts, once they agree with updates; raises VaultConfigError otherwise."""
+    removals = list(removals)
+    expect = dict(expect or {})
+    if both := sorted(map(str, set(updates) & set(removals))):
+        raise VaultConfigError(f"connections both updated and removed: {', '.join(both)}")
+    if stray := sorted(map(str, set(expect) - set(updates) - set(removals))):
+        raise VaultConfigError(f"expect names connections that are neither updated nor removed: {', '.join(stray)}")
+    for name, fields in expect.items():
+        if not isinstance(fields, Mapping):
+            raise VaultConfigError(f"the expected fields of connection {name!r} must be a mapping of field to value")
+    return removals, expect
 
 
 def _not_a_vault(path: str) -> VaultConfigError:

@@ -133,26 +133,25 @@ class OpenBao:
         self.client().sys.enable_secrets_engine("kv", path=name, options={"version": "1"})
         return name
 
+    def names(self, path: str, mount: str = "secret") -> list[str]:
+        try:
+            return self.client().secrets.kv.v2.list_secrets(path, mount_point=mount)["data"]["keys"]
+        except hvac.exceptions.InvalidPath:
+            return []
+
     def read(self, path: str, mount: str = "secret") -> dict[str, dict]:
         """Every connection under path, as stored."""
         kv = self.client().secrets.kv.v2
-        try:
-            names = kv.list_secrets(path, mount_point=mount)["data"]["keys"]
-        except hvac.exceptions.InvalidPath:
-            return {}
         return {
             name: kv.read_secret_version(f"{path}/{name}", mount_point=mount, raise_on_deleted_version=True)["data"]["data"]
-            for name in names
+            for name in self.names(path, mount) if not name.endswith("/")
         }
 
     def versions(self, path: str, mount: str = "secret") -> dict[str, int]:
         kv = self.client().secrets.kv.v2
-        try:
-            names = kv.list_secrets(path, mount_point=mount)["data"]["keys"]
-        except hvac.exceptions.InvalidPath:
-            return {}
         return {
-            name: kv.read_secret_metadata(f"{path}/{name}", mount_point=mount)["data"]["current_version"] for name in names
+            name: kv.read_secret_metadata(f"{path}/{name}", mount_point=mount)["data"]["current_version"]
+            for name in self.names(path, mount) if not name.endswith("/")
         }
 
     def write(self, path: str, connections: dict[str, dict], mount: str = "secret") -> None:
