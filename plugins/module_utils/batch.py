@@ -22,7 +22,7 @@ from ansible_collections.onedrive.connection.plugins.module_utils.endpoints impo
 from ansible_collections.onedrive.connection.plugins.module_utils.errors import OneDriveError
 from ansible_collections.onedrive.connection.plugins.module_utils.rotation import Policy, rotate_all
 from ansible_collections.onedrive.connection.plugins.module_utils.schedule import parse_duration, utcnow
-from ansible_collections.onedrive.connection.plugins.module_utils.store_options import CLAIM_OPTIONS, STORE_OPTIONS
+from ansible_collections.onedrive.connection.plugins.module_utils.store_options import CLAIM_OPTIONS, DEFAULT_KEY, STORE_OPTIONS
 from ansible_collections.onedrive.connection.plugins.module_utils.verification import DEFAULT_REQUIRED_SCOPES
 
 STATUSES = ("rotated", "verified", "not_due", "skipped", "claimed", "failed")
@@ -38,7 +38,7 @@ HIDDEN = "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
 # file, or OpenBao / HashiCorp Vault.
 VAULT_OPTIONS: dict[str, dict[str, t.Any]] = dict(
     path=dict(type="path"),
-    key=dict(type="str", default="onedrive_connections", no_log=False),
+    key=dict(type="str", default=DEFAULT_KEY, no_log=False),
     vault_id=dict(type="str"),
     lock_timeout=dict(type="float", default=60),
     backup=dict(type="bool", default=False),

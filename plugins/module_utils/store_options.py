@@ -14,6 +14,8 @@ import typing as t
 from ansible.module_utils.basic import env_fallback
 
 STORES = ("ansible_vault", "hashi_vault")
+# The top-level variable of the vars file (a folder name in OpenBao) that maps connection names to their fields.
+DEFAULT_KEY = "onedrive_connections"
 # How long a run's claim on a connection lasts unless its result releases it first.
 DEFAULT_CLAIM_LEASE = "15m"
 

@@ -20,6 +20,8 @@ from collections.abc import Collection, Iterable, Mapping
 from ansible.errors import AnsibleError
 from ansible.parsing.vault import is_encrypted, match_encrypt_secret
 
+from ansible_collections.onedrive.connection.plugins.module_utils.rotation import SECRET_FIELDS
+from ansible_collections.onedrive.connection.plugins.module_utils.store_options import DEFAULT_KEY
 from ansible_collections.onedrive.connection.plugins.plugin_utils import vault_stream, vault_yaml
 from ansible_collections.onedrive.connection.plugins.plugin_utils.atomic_file import (
     LockError,
@@ -38,8 +40,7 @@ from ansible_collections.onedrive.connection.plugins.plugin_utils.connection_cha
     unmet,
 )
 
-DEFAULT_KEY = "onedrive_connections"
-DEFAULT_SECRET_FIELDS = ("refresh_token", "access_token", "client_secret")
+DEFAULT_SECRET_FIELDS = SECRET_FIELDS
 ENCRYPTIONS = ("file", "inline")
 NO_SECRET_LOADED = (
     "no vault secret is loaded: run ansible-playbook with --ask-vault-pass, --vault-password-file or --vault-id"
