@@ -20,10 +20,18 @@ description:
 options:
   store:
     description:
-      - Where the connections are stored. With V(hashi_vault) no vault option is repeated, since none is needed.
+      - Where the connections are stored. With V(hashi_vault) no vault option is repeated, since none is needed,
+        and the command gives C(onedrive_store) and the settings of O(hashi_vault) as C(onedrive_hashi_vault).
     type: str
     choices: [ansible_vault, hashi_vault]
     default: ansible_vault
+  hashi_vault:
+    description:
+      - With O(store=hashi_vault), the settings of OpenBao or HashiCorp Vault the run was given
+        (C(onedrive_hashi_vault)). Its C(token) and C(secret_id) are never repeated; the command's run takes
+        them from the environment (E(VAULT_TOKEN)) or as this run got them.
+    type: dict
+    default: {}
   extra_vars:
     description:
       - The variables to give, in order. Those whose value is empty (V(""), V(null), an empty list) are left out.
@@ -58,13 +66,22 @@ from ansible.plugins.lookup import LookupBase
 
 from ansible_collections.onedrive.connection.plugins.plugin_utils.compat import native
 
+# The store's settings a printed command never repeats.
+SECRETS = ("token", "secret_id")
+
 
 class LookupModule(LookupBase):
     def run(self, terms, variables=None, **kwargs):
         self.set_options(var_options=variables, direct=kwargs)
-        vault_options = _vault_options() if self.get_option("store") == "ansible_vault" else []
+        extra_vars = native(self.get_option("extra_vars") or {})
+        if self.get_option("store") == "hashi_vault":
+            vault_options = []
+            shown = {key: value for key, value in native(self.get_option("hashi_vault") or {}).items() if key not in SECRETS}
+            extra_vars = {"onedrive_store": "hashi_vault", "onedrive_hashi_vault": shown, **extra_vars}
+        else:
+            vault_options = _vault_options()
         words = ["ansible-playbook", "onedrive.connection.bootstrap", *(shlex.quote(word) for word in vault_options)]
-        for name, value in native(self.get_option("extra_vars") or {}).items():
+        for name, value in extra_vars.items():
             if value in ("", None, [], {}):
                 continue
             words += ["-e", _assignment(name, value)]
