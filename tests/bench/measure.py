@@ -34,6 +34,8 @@ class Measurement:
     unanswered: int
     """Requests dropped or answered with an error status: an overloaded emulator would show here."""
     log: Path
+    started: float = 0.0
+    """When ansible-playbook was started, epoch seconds: what the store's logged request times are set against."""
 
     def __add__(self, other: Measurement) -> Measurement:
         """Two runs that make one job (a bootstrap that stops for the sign-in, then redeems)."""
@@ -46,6 +48,7 @@ class Measurement:
             requests=self.requests + other.requests,
             unanswered=self.unanswered + other.unanswered,
             log=other.log,
+            started=self.started,
         )
 
     def output(self) -> str:
@@ -65,7 +68,7 @@ class PlaybookRunner:
         self._password_file = password_file
         self._collections_path = collections_path
 
-    def __call__(self, label: str, playbook: Path, extra_vars: dict) -> Measurement:
+    def __call__(self, label: str, playbook: Path, extra_vars: dict, env: dict | None = None) -> Measurement:
         folder = self._work / "runs" / label
         (folder / "tmp").mkdir(parents=True)
         vars_file = folder / "extra_vars.json"
@@ -76,13 +79,13 @@ class PlaybookRunner:
             "-e", f"@{vars_file}",
         ]
         self._emulator.clear_log()
-        rc, wall, cpu, peak, module_runs = self._launcher.submit(
-            _timed, command, self._environment(folder), folder / "output.log"
+        rc, wall, cpu, peak, module_runs, started = self._launcher.submit(
+            _timed, command, {**self._environment(folder), **(env or {})}, folder / "output.log"
         ).result()
         log = self._emulator.log()
         unanswered = sum(1 for entry in log["requests"] if not 200 <= (entry["status"] or 0) < 300)
         return Measurement(rc, wall, cpu, peak, module_runs, collections.Counter(log["counts"]), unanswered,
-                           folder / "output.log")
+                           folder / "output.log", started)
 
     def _environment(self, folder: Path) -> dict:
         return dict(
@@ -99,14 +102,15 @@ class PlaybookRunner:
         )
 
 
-def _timed(command: list[str], env: dict, log_path: Path) -> tuple[int, float, float, int, int]:
-    """Exit code, wall seconds, CPU seconds, peak RSS (KiB) and module processes of one command and its descendants.
+def _timed(command: list[str], env: dict, log_path: Path) -> tuple[int, float, float, int, int, float]:
+    """Exit code, wall seconds, CPU seconds, peak RSS (KiB), module processes of one command and its descendants,
+    and when it started (epoch seconds).
 
     wait4 reports the child's own rusage, which on Linux already covers every descendant it reaped; the
     RUSAGE_CHILDREN maximum of this process would only ever grow from one run to the next.
     """
     with log_path.open("wb") as log:
-        start = time.perf_counter()
+        started, start = time.time(), time.perf_counter()
         process = subprocess.Popen(command, env=env, cwd=log_path.parent, stdin=subprocess.DEVNULL, stdout=log,
                                    stderr=subprocess.STDOUT)
         watch = ModuleWatch(process.pid)
@@ -115,4 +119,4 @@ def _timed(command: list[str], env: dict, log_path: Path) -> tuple[int, float, f
         wall = time.perf_counter() - start
         watch.join()
     process.returncode = os.waitstatus_to_exitcode(status)
-    return process.returncode, wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss, len(watch.seen)
+    return process.returncode, wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss, len(watch.seen), started

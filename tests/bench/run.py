@@ -1,7 +1,8 @@
 """`make bench`: the batch rotation against the do-it-yourself way, in one run on this machine.
 
 Starts the emulator with added latency, then measures a bootstrap, the rotate playbook at each size, a
-re-run with nothing due, and the ansible.builtin.uri baseline; prints the table and writes BENCHMARKS.md.
+re-run with nothing due, the same two with the connections in OpenBao (a `bao server -dev` of its own), and
+the ansible.builtin.uri baseline; prints the table and writes BENCHMARKS.md.
 Every run's output stays in .build/bench/runs/<label>/output.log.
 """
 
@@ -20,14 +21,16 @@ sys.path.insert(0, str(REPO / "tests" / "emulator"))
 
 from measure import PlaybookRunner  # noqa: E402
 from msemu.process import EmulatorProcess  # noqa: E402
+from openbao_store import MOUNT, ROOT_TOKEN, BaoServer  # noqa: E402
 from report import Results, Row, document, markdown_table  # noqa: E402
-from vaults import PUBLIC_APP, Vault, with_new_token  # noqa: E402
+from vaults import PUBLIC_APP, Vault, WriteWatch, seed_connections, with_new_token  # noqa: E402
 
 WORK = REPO / ".build" / "bench"
 COLLECTIONS = REPO / ".build" / "collections"
 PLAYBOOKS = REPO / "playbooks"
 BASELINE = Path(__file__).resolve().parent / "playbooks" / "diy_rotate.yml"
 PASSWORD = "benchmark vault password"
+RECAP_CHANGED = re.compile(r"^localhost\s*:.*\bchanged=(\d+)", re.MULTILINE)
 SIGN_IN_URL = re.compile(r"https://127\.0\.0\.1:\d+/common/oauth2/v2\.0/authorize\?[^\s\"'\\]+")
 
 
@@ -66,23 +69,66 @@ class Bench:
     def rotate(self, count: int) -> tuple[Row, Vault]:
         vault = self.vault(f"rotate-{count}")
         before = vault.seed(self.emulator, count)
-        measurement = self.run(f"rotate-{count}", PLAYBOOKS / "rotate.yml",
-                               dict(self.endpoints, onedrive_vault_file=str(vault.path)))
+        with WriteWatch(vault.path) as watch:
+            measurement = self.run(f"rotate-{count}", PLAYBOOKS / "rotate.yml",
+                                   dict(self.endpoints, onedrive_vault_file=str(vault.path)))
         after = vault.read()
         done = sum(1 for name in with_new_token(before, after) if after[name].get("verified_at"))
         check = _check(measurement, done, count, "rotated and verified")
-        return Row.measured("rotate", count, measurement, check), vault
+        if check == "ok" and (held := sum(1 for record in after.values() if "claim" in record)):
+            check = f"{held} claims left behind"
+        return Row.measured("rotate", count, measurement, check, store_writes=watch.writes), vault
 
     def rerun(self, vault: Vault, count: int) -> Row:
         files = vault.folder_state()
-        measurement = self.run(f"rerun-{count}", PLAYBOOKS / "rotate.yml",
-                               dict(self.endpoints, onedrive_vault_file=str(vault.path)))
+        with WriteWatch(vault.path) as watch:
+            measurement = self.run(f"rerun-{count}", PLAYBOOKS / "rotate.yml",
+                                   dict(self.endpoints, onedrive_vault_file=str(vault.path)))
         touched = sorted(name for name, state in vault.folder_state().items() if files.get(name) != state)
         if measurement.rc:
             check = f"failed (rc {measurement.rc}, see its log)"
         else:
             check = f"touched {', '.join(touched)}" if touched else "ok"
-        return Row.measured("re-run, nothing due", count, measurement, check)
+        return Row.measured("re-run, nothing due", count, measurement, check, store_writes=watch.writes)
+
+    # The connections in OpenBao.
+
+    def bao_rotate(self, bao: BaoServer, count: int) -> tuple[Row, str]:
+        path = f"onedrive/bench-{count}"
+        before = seed_connections(self.emulator, count)
+        bao.write(path, before)
+        mark = bao.audit_mark()
+        measurement = self.run(f"openbao-rotate-{count}", PLAYBOOKS / "rotate.yml", *self._bao_options(bao, path))
+        requests = bao.requests_since(mark, path)
+        after = {name: record for name, (record, dummy) in bao.read(path).items()}
+        done = sum(1 for name in with_new_token(before, after) if after[name].get("verified_at"))
+        check = _check(measurement, done, count, "rotated and verified")
+        if check == "ok" and (held := sum(1 for record in after.values() if "claim" in record)):
+            check = f"{held} claims left behind"
+        return Row.measured("rotate", count, measurement, check, "OpenBao", requests), path
+
+    def bao_rerun(self, bao: BaoServer, path: str, count: int) -> Row:
+        versions = {name: version for name, (dummy, version) in bao.read(path).items()}
+        mark = bao.audit_mark()
+        measurement = self.run(f"openbao-rerun-{count}", PLAYBOOKS / "rotate.yml", *self._bao_options(bao, path))
+        requests = bao.requests_since(mark, path)
+        now = {name: version for name, (dummy, version) in bao.read(path).items()}
+        changed = RECAP_CHANGED.findall(measurement.output())
+        if measurement.rc:
+            check = f"failed (rc {measurement.rc}, see its log)"
+        elif changed != ["0"]:
+            check = f"changed={','.join(changed) or '?'}"
+        elif new := sorted(name for name in versions if now.get(name) != versions[name]):
+            check = f"{len(new)} connections have a new version"
+        else:
+            check = "ok"
+        return Row.measured("re-run, nothing due", count, measurement, check, "OpenBao", requests)
+
+    def _bao_options(self, bao: BaoServer, path: str) -> tuple[dict, dict]:
+        # The token comes from the environment, as in a pipeline.
+        return (dict(self.endpoints, onedrive_store="hashi_vault",
+                     onedrive_hashi_vault=dict(url=bao.url, mount_point=MOUNT, path=path)),
+                dict(VAULT_TOKEN=ROOT_TOKEN))
 
     def baseline(self, count: int) -> Row:
         vault = self.vault(f"baseline-{count}")
@@ -119,12 +165,15 @@ def main() -> None:
                         help="connection counts for the rotate playbook (default: 10 100 1000)")
     parser.add_argument("--baseline-sizes", type=int, nargs="*", default=[10, 100],
                         help="connection counts for the uri baseline (default: 10 100; larger ones are extrapolated)")
+    parser.add_argument("--openbao-sizes", type=int, nargs="*", default=[1000],
+                        help="connection counts for the rotate playbook with the connections in OpenBao (default: 1000;"
+                        " none skips OpenBao)")
     parser.add_argument("--latency", type=float, default=0.05, help="seconds the emulator adds to each request")
     parser.add_argument("--output", type=Path, default=REPO / "BENCHMARKS.md", help="where the report goes")
     args = parser.parse_args()
     if not (COLLECTIONS / "ansible_collections" / "onedrive" / "connection").exists():
         sys.exit(f"{COLLECTIONS} does not hold the collection: run `make venv` first.")
-    sizes, baseline_sizes = sorted(args.sizes), sorted(args.baseline_sizes)
+    sizes, baseline_sizes, bao_sizes = sorted(args.sizes), sorted(args.baseline_sizes), sorted(args.openbao_sizes)
 
     load_at_start = os.getloadavg()[0]
     shutil.rmtree(WORK, ignore_errors=True)
@@ -141,11 +190,19 @@ def main() -> None:
             row, vault = bench.rotate(count)
             rotations.append(_say(row))
         rerun = _say(bench.rerun(vault, sizes[-1]))
+        store_rotations, store_rerun = [], None
+        if bao_sizes:
+            with BaoServer(WORK / "openbao") as bao:
+                for count in bao_sizes:
+                    row, path = bench.bao_rotate(bao, count)
+                    store_rotations.append(_say(row))
+                store_rerun = _say(bench.bao_rerun(bao, path, bao_sizes[-1]))
         baselines = [_say(bench.baseline(count)) for count in baseline_sizes]
     if len(baselines) >= 2 and sizes[-1] > baseline_sizes[-1]:
         baselines.append(extrapolated(baselines, sizes[-1]))
 
-    results = Results(args.latency, (load_at_start, os.getloadavg()[0]), bootstrap, rotations, rerun, baselines)
+    results = Results(args.latency, (load_at_start, os.getloadavg()[0]), bootstrap, rotations, rerun, baselines,
+                      store_rotations, store_rerun)
     print()
     print(markdown_table(results))
     text = document(results)
@@ -157,8 +214,13 @@ def main() -> None:
 
 
 def _say(row: Row) -> Row:
-    print(f"{row.scenario} x{row.connections}: {row.wall:.2f} s ({row.cpu:.2f} s CPU), {row.requests} requests,"
-          f" {row.check}", flush=True)
+    store = ""
+    if row.store_requests:
+        store = (f", OpenBao: {row.store_requests.total} requests"
+                 f" ({', '.join(f'{count} {kind}' for kind, count in row.store_requests.counts.items())}),"
+                 f" {row.store_requests.server_cpu:.2f} s CPU")
+    print(f"{row.scenario} ({row.store}) x{row.connections}: {row.wall:.2f} s ({row.cpu:.2f} s CPU),"
+          f" {row.requests} requests{store}, {row.check}", flush=True)
     return row
 
 
