@@ -8,8 +8,12 @@ with added latency, so that their requests overlap.
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import json
+import socket
+import threading
 import time
+import urllib.parse
 
 import pytest
 import yaml
@@ -161,6 +165,91 @@ def test_a_run_killed_while_holding_claims_is_taken_over_after_the_lease(emulato
     assert late.rc == 0, late.output
     result = late.task("Rotate the tokens that are due, and store them")
     assert result["statuses"]["rotated"] == list(NAMES), result["statuses"]
+    after = store.read()
+    assert not any("claim" in record for record in after.values())
+    assert all(works(emulator, record["refresh_token"]) for record in after.values())
+    assert_no_secret(emulator, [early, late])
+
+
+class HoldingProxy:
+    """A TCP relay to the emulator that, while holding, takes connections and forwards nothing: the requests a
+    run sends then never reach the service, as when a network fails before they arrive."""
+
+    def __init__(self, target_url: str):
+        self._target = urllib.parse.urlsplit(target_url).port
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"https://127.0.0.1:{self._listener.getsockname()[1]}"
+        self.holding = threading.Event()
+        self.held: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, dummy = self._listener.accept()
+            except OSError:
+                return
+            if self.holding.is_set():
+                self.held.append(client)
+                continue
+            upstream = socket.create_connection(("127.0.0.1", self._target))
+            for source, sink in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
+
+    @staticmethod
+    def _pump(source: socket.socket, sink: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while data := source.recv(65536):
+                sink.sendall(data)
+        with contextlib.suppress(OSError):
+            sink.shutdown(socket.SHUT_WR)
+
+    def drop_held(self) -> None:
+        for connection in self.held:
+            connection.close()
+        self.held.clear()
+        self.holding.clear()
+
+    def close(self) -> None:
+        self.drop_held()
+        self._listener.close()
+
+
+@pytest.mark.slow
+def test_a_run_killed_before_its_refreshes_arrive_loses_nothing_on_a_strict_server(emulator, store, tmp_path):
+    """With a server that revokes the grant when a rotated-out token comes back, a run killed while it holds its
+    claims and before its refreshes reach the service leaves every stored token good: the claims keep the next
+    run off until the lease ends, and then the next run takes over and rotates every connection."""
+    seed(store, emulator)
+    emulator.strict(True)
+    proxy = HoldingProxy(emulator.base_url)
+    try:
+        options = rotate_options(store, emulator, onedrive_claim_lease=f"{LEASE}s")
+        options["extra_vars"]["onedrive_login_url"] = proxy.url
+        proxy.holding.set()
+        emulator.clear_log()
+        killed, folder = Launcher(tmp_path / "killed").start(COLLECTION_PLAYBOOKS / "rotate.yml", **options)
+        deadline = time.monotonic() + 60
+        while not (proxy.held and all("claim" in record for record in store.read().values())):
+            assert killed.poll() is None and time.monotonic() < deadline, "the run ended without claiming"
+            time.sleep(0.05)
+        time.sleep(0.5)  # the other refreshes of the run connect meanwhile, and are held too
+        kill_tree(killed)
+        claimed_at = time.monotonic()
+        proxy.drop_held()
+        assert not emulator.log()["counts"].get("token"), "no refresh reached the service"
+
+        early = Launcher(tmp_path / "early")(COLLECTION_PLAYBOOKS / "rotate.yml", **options)
+        assert time.monotonic() - claimed_at < LEASE, "the lease ended before the early run did: raise LEASE"
+        assert early.task("Rotate the tokens that are due, and store them")["statuses"]["claimed"] == list(NAMES)
+        assert not emulator.log()["counts"].get("token")
+
+        time.sleep(max(0.0, LEASE + 1 - (time.monotonic() - claimed_at)))
+        late = Launcher(tmp_path / "late")(COLLECTION_PLAYBOOKS / "rotate.yml", **options)
+        assert late.rc == 0, late.output
+        assert late.task("Rotate the tokens that are due, and store them")["statuses"]["rotated"] == list(NAMES)
+    finally:
+        proxy.close()
     after = store.read()
     assert not any("claim" in record for record in after.values())
     assert all(works(emulator, record["refresh_token"]) for record in after.values())
