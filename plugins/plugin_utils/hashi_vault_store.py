@@ -10,6 +10,7 @@ new version.
 from __future__ import annotations
 
 import concurrent.futures
+import os
 import threading
 import typing as t
 from collections.abc import Iterable, Mapping
@@ -26,7 +27,9 @@ from ansible_collections.onedrive.connection.plugins.plugin_utils.vault_file imp
 try:
     import hvac
     import hvac.exceptions
+    import requests
     import requests.exceptions
+    import requests.utils
 except ImportError:
     HAS_HVAC = False
 else:
@@ -239,13 +242,33 @@ class HashiVaultStore:
         client = getattr(self._local, "client", None)
         if client is None:
             options = self._options
-            verify = options["ca_path"] or options["validate_certs"]
             client = hvac.Client(
-                url=options["url"], namespace=options["namespace"] or None, verify=verify, timeout=options["timeout"]
+                url=options["url"],
+                namespace=options["namespace"] or None,
+                verify=self._verify(),
+                timeout=options["timeout"],
+                session=self._session(),
             )
             client.token = self._auth_token(client)
             self._local.client = client
         return client
+
+    def _verify(self):
+        if self._options["ca_path"]:
+            return self._options["ca_path"]
+        if not self._options["validate_certs"]:
+            return False
+        # What requests would take from the environment per request (see _session), taken once.
+        return os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+
+    def _session(self):
+        # By default requests reads the environment again for every request (proxies, ~/.netrc, the CA bundle),
+        # which costs more client CPU than the request itself with thousands of connections; the proxies and the
+        # CA bundle are taken from it once instead.
+        session = requests.Session()
+        session.trust_env = False
+        session.proxies = requests.utils.get_environ_proxies(self._options["url"])
+        return session
 
     def _kv(self):
         return self._client().secrets.kv.v2

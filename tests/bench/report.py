@@ -6,6 +6,7 @@ import dataclasses
 import datetime
 import os
 import platform
+import time
 from pathlib import Path
 
 from ansible.release import __version__ as ansible_core_version
@@ -64,6 +65,8 @@ class Results:
     store_rotations: list[Row] = dataclasses.field(default_factory=list)
     """The rotate playbook on connections stored in OpenBao."""
     store_rerun: Row | None = None
+    host_speed: tuple[float, float] | None = None
+    """CPU seconds of a fixed pure-Python loop when the benchmark started and when it ended (see host_speed)."""
 
     def baseline_at(self, connections: int) -> Row | None:
         return next((row for row in self.baselines if row.connections == connections), None)
@@ -243,6 +246,18 @@ def timelines(results: Results) -> list[str]:
     return lines
 
 
+def host_speed() -> float:
+    """CPU seconds a fixed pure-Python loop takes, the best of three: on a virtual machine the host's own load
+    can slow every run down by half while the guest's load average stays low, and this shows it."""
+    best = float("inf")
+    for dummy in range(3):
+        start, total = time.process_time(), 0
+        for number in range(2_000_000):
+            total += number * number
+        best = min(best, time.process_time() - start)
+    return best
+
+
 def machine() -> str:
     model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                   if line.startswith("model name")), platform.processor() or "unknown")
@@ -289,7 +304,10 @@ def document(results: Results) -> str:
         "Written by `make bench` (tests/bench/run.py, described in tests/bench/README.md); do not edit by hand.",
         "",
         f"Run on {today}: {machine()}. Load average (1 min) {results.load[0]:.2f} at the start,"
-        f" {results.load[1]:.2f} at the end.",
+        f" {results.load[1]:.2f} at the end."
+        + (f" Host speed: a fixed pure-Python loop took {results.host_speed[0]:.3f} s of CPU at the start,"
+           f" {results.host_speed[1]:.3f} s at the end (more is a slower host; compare runs by it)."
+           if results.host_speed else ""),
         f"Emulator (tests/emulator, HTTPS, on the same machine) with {results.latency * 1000:.0f} ms added to every"
         " request. Wall time is the whole ansible-playbook run, start-up included; CPU is the user and system"
         " time of its process tree (on two cores it can exceed wall time), which other load on the machine hardly"

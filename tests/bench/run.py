@@ -22,7 +22,7 @@ sys.path.insert(0, str(REPO / "tests" / "emulator"))
 from measure import PlaybookRunner  # noqa: E402
 from msemu.process import EmulatorProcess  # noqa: E402
 from openbao_store import MOUNT, ROOT_TOKEN, BaoServer  # noqa: E402
-from report import Results, Row, document, markdown_table  # noqa: E402
+from report import Results, Row, document, host_speed, markdown_table  # noqa: E402
 from vaults import PUBLIC_APP, Vault, WriteWatch, seed_connections, with_new_token  # noqa: E402
 
 WORK = REPO / ".build" / "bench"
@@ -175,7 +175,7 @@ def main() -> None:
         sys.exit(f"{COLLECTIONS} does not hold the collection: run `make venv` first.")
     sizes, baseline_sizes, bao_sizes = sorted(args.sizes), sorted(args.baseline_sizes), sorted(args.openbao_sizes)
 
-    load_at_start = os.getloadavg()[0]
+    load_at_start, speed_at_start = os.getloadavg()[0], host_speed()
     shutil.rmtree(WORK, ignore_errors=True)
     WORK.mkdir(parents=True)
     password_file = WORK / "vault-password"
@@ -202,7 +202,7 @@ def main() -> None:
         baselines.append(extrapolated(baselines, sizes[-1]))
 
     results = Results(args.latency, (load_at_start, os.getloadavg()[0]), bootstrap, rotations, rerun, baselines,
-                      store_rotations, store_rerun)
+                      store_rotations, store_rerun, (speed_at_start, host_speed()))
     print()
     print(markdown_table(results))
     text = document(results)
