@@ -33,13 +33,15 @@ test: venv
 	VENV=$(CURDIR)/$(VENV) tests/ci/sanity.sh
 	VENV=$(CURDIR)/$(VENV) tests/ci/lint.sh
 
-# The ansible-core matrix (tests/ci/matrix.py says how each cell's Python is found):
-#   2.16 on Python 3.10  unit + integration tests, the modules' tests again with the modules on Python 3.8, sanity
-#   2.18 on Python 3.11  unit + integration tests
-#   2.19 on Python 3.11  unit + integration tests in .venv (the pinned default; make test runs everything there)
-#   2.20 on Python 3.12  unit + integration tests
-#   2.21 on Python 3.13  unit + integration tests, sanity
-# Every cell runs the whole integration suite, so every module, action plugin and role runs on every release.
+# The ansible-core matrix (tests/ci/matrix.py says how each cell's Python is found, and lists the test files):
+#   2.16 on Python 3.10  unit tests; integration tests that run every module, action plugin, lookup, role and
+#                        playbook once, plus the role-variable, template-safety and leak tests; the modules'
+#                        tests again with the modules on Python 3.8; ansible-test sanity
+#   2.18 on Python 3.11  unit tests; integration tests that run every module, action plugin, lookup, role and playbook
+#   2.19 on Python 3.11  everything, in .venv (the pinned default; make test runs it)
+#   2.20 on Python 3.12  as 2.18
+#   2.21 on Python 3.13  as 2.16, without Python 3.8
+# Tests marked `tooling` (browser, ansible-runner, ansible-builder, metrics parser) run on the default cell only.
 MATRIX_CELLS ?=
 test-matrix: venv
 	$(BIN)/python tests/ci/matrix.py $(MATRIX_CELLS)
