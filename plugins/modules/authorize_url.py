@@ -20,7 +20,13 @@ extends_documentation_fragment:
   - onedrive.connection.connection
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.actiongroups
+  - onedrive.connection.attributes
 attributes:
+  idempotent:
+    support: full
+    details:
+      - Builds the URL offline and never reports a change; each run makes a new PKCE verifier, and a new O(state)
+        unless it is given.
   action_group:
     support: full
     membership: [onedrive.connection.onedrive]

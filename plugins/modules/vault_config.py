@@ -36,6 +36,7 @@ extends_documentation_fragment:
   - action_common_attributes
   - action_common_attributes.flow
   - action_common_attributes.files
+  - onedrive.connection.attributes
 options:
   path:
     description:
@@ -141,6 +142,10 @@ options:
     type: float
     default: 60
 attributes:
+  idempotent:
+    support: full
+    details:
+      - Compares the decrypted content, not the ciphertext, and writes nothing when it is equal.
   action:
     support: full
   async:

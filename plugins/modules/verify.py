@@ -27,7 +27,13 @@ extends_documentation_fragment:
   - onedrive.connection.connection
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.actiongroups
+  - onedrive.connection.attributes
 attributes:
+  idempotent:
+    support: partial
+    details:
+      - With O(access_token), yes. With O(refresh_token), each run redeems the token Microsoft gave last, and
+        Microsoft answers with a new one; the module reports no change either way.
   action_group:
     support: full
     membership: [onedrive.connection.onedrive]
