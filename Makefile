@@ -29,6 +29,7 @@ $(LINK):
 venv: $(STAMP) $(LINK)
 
 test: venv
+	tests/ci/browser.sh
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS)
 	VENV=$(CURDIR)/$(VENV) tests/ci/sanity.sh
 	VENV=$(CURDIR)/$(VENV) tests/ci/lint.sh

@@ -108,6 +108,11 @@ class Endpoints:
     def token(self) -> str:
         return f"{self._oauth2}/token"
 
+    @property
+    def devicecode(self) -> str:
+        """Where a device authorization starts (RFC 8628's device authorization endpoint)."""
+        return f"{self._oauth2}/devicecode"
+
     def authorize_url(
         self,
         *,

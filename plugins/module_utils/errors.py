@@ -197,6 +197,24 @@ _ACCESS_DENIED = _Advice(
     " admin to grant consent for the app.",
 )
 _SERVER_ERROR = _Advice("server_error", "Microsoft reported an error on its side; try again later.")
+# The device authorization grant's final answers (RFC 8628, section 3.5; Microsoft's "Expected errors" of the
+# device code flow). authorization_pending and slow_down are not final: the polling loop handles them.
+DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
+_DEVICE_DECLINED = _Advice(
+    "access_denied",
+    "The user declined the sign-in on the device login page; start again (device_code) and accept the requested"
+    " permissions, or ask an admin to grant consent for the app.",
+)
+_DEVICE_EXPIRED = _Advice(
+    "code_expired",
+    "The device code expired before the user finished signing in (Microsoft's live 15 minutes); start again"
+    " (device_code) and sign in within that time.",
+)
+_DEVICE_CODE_UNKNOWN = _Advice(
+    "code_invalid",
+    "The token endpoint does not know this device code; pass the device_code that the device_code module returned,"
+    " with the same client_id, tenant and cloud, or start again.",
+)
 
 # The advice for an OAuth error value, when no AADSTS number below refines it.
 _BY_ERROR = {
@@ -211,6 +229,9 @@ _BY_ERROR = {
     "access_denied": _ACCESS_DENIED,
     "server_error": _SERVER_ERROR,
     "temporarily_unavailable": _SERVER_ERROR,
+    "authorization_declined": _DEVICE_DECLINED,
+    "expired_token": _DEVICE_EXPIRED,
+    "bad_verification_code": _DEVICE_CODE_UNKNOWN,
 }
 
 # Numbers seen under both invalid_grant and interaction_required, whatever the grant.
@@ -242,6 +263,14 @@ _INVALID_GRANT: dict[str, dict[int | None, _Advice]] = {
         70043: _SIGN_IN_FREQUENCY,
         700084: _SPA_LIFETIME,
         50173: _TOKEN_REVOKED,
+        **_SHARED_INVALID_GRANT,
+    },
+    # A device code redeemed once already (AADSTS54005) or expired (70020 under expired_token, 70008 seen too).
+    DEVICE_CODE_GRANT: {
+        None: _DEVICE_CODE_UNKNOWN,
+        54005: _CODE_REDEEMED,
+        70008: _DEVICE_EXPIRED,
+        70020: _DEVICE_EXPIRED,
         **_SHARED_INVALID_GRANT,
     },
 }

@@ -1,7 +1,7 @@
 # Copyright: onedrive.connection contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""Token endpoint requests (authorization_code and refresh_token grants) and what their answers hold."""
+"""Token endpoint requests (authorization_code, refresh_token and device_code grants) and what their answers hold."""
 
 from __future__ import annotations
 
@@ -13,7 +13,11 @@ import typing as t
 
 from ansible_collections.onedrive.connection.plugins.module_utils import scopes as scope_list
 from ansible_collections.onedrive.connection.plugins.module_utils.endpoints import Endpoints
-from ansible_collections.onedrive.connection.plugins.module_utils.errors import OneDriveError, token_error
+from ansible_collections.onedrive.connection.plugins.module_utils.errors import (
+    DEVICE_CODE_GRANT,
+    OneDriveError,
+    token_error,
+)
 from ansible_collections.onedrive.connection.plugins.module_utils.schedule import format_timestamp, utcnow
 from ansible_collections.onedrive.connection.plugins.module_utils.transport import (
     Transport,
@@ -152,6 +156,11 @@ class Client:
         if code_verifier:
             form["code_verifier"] = code_verifier
         return self._request(form, scopes, secrets=(code, code_verifier))
+
+    def redeem_device_code(self, device_code: str) -> TokenSet:
+        """One poll of the device authorization grant; see device_flow.poll for the loop around it."""
+        form = dict(grant_type=DEVICE_CODE_GRANT, device_code=device_code)
+        return self._request(form, None, secrets=(device_code,))
 
     def refresh(self, refresh_token: str, scopes: list[str] | None = None) -> TokenSet:
         """Redeem a refresh token; the TokenSet holds the rotated one, which replaces it."""

@@ -16,6 +16,8 @@ description:
     request.
   - A code works once and for about ten minutes, so the module reports a change, and check mode does not
     redeem it.
+  - Given O(device_code) instead, from M(onedrive.connection.device_code), it waits until the user has signed in
+    on another device, polling the token endpoint, and returns the same tokens.
 author: onedrive.connection maintainers (@onedrive-connection)
 requirements:
   - requests
@@ -30,7 +32,7 @@ attributes:
   check_mode:
     support: partial
     details: Check mode validates the options and the pasted response but does not redeem the code, since a code
-      works only once; no token is returned.
+      works only once, nor polls for a device code; no token is returned.
   diff_mode:
     support: none
   platform:
@@ -44,7 +46,7 @@ options:
   code:
     description:
       - The authorization code alone.
-      - Exactly one of O(code) and O(response_url) is required.
+      - Exactly one of O(code), O(response_url) and O(device_code) is required.
     type: str
   response_url:
     description:
@@ -72,15 +74,53 @@ options:
     description:
       - The scopes to redeem the code for; by default those of the sign-in. Strings of several names separated
         by spaces are split.
+      - Not used with O(device_code), whose scopes were fixed when the device authorization started.
     type: list
     elements: str
+  device_code:
+    description:
+      - The RV(onedrive.connection.device_code#module:device_code) of a device authorization. The module polls the
+        token endpoint every O(interval) seconds until the user has signed in with the matching user code, then
+        returns the tokens as for a code.
+      - C(authorization_pending) keeps it waiting; C(slow_down) adds 5 seconds to the interval for every later poll
+        (RFC 8628). It fails with reason C(access_denied) when the user declined, C(code_expired) when the code
+        expired first, C(code_invalid) when the service does not know the code, and C(code_redeemed) when it was
+        redeemed already.
+      - A poll that may have reached the service (a read timeout, or a connection lost before the answer) is not
+        sent again, as for any token request; the module fails with reason C(network) then, since the tokens may
+        have been issued to that poll and the device code is used up. Start again with a new device code.
+    type: str
+  interval:
+    description:
+      - Seconds between polls of O(device_code); give the RV(onedrive.connection.device_code#module:interval) the
+        device authorization returned.
+    type: int
+    default: 5
+  expires_at:
+    description:
+      - When O(device_code) expires, as RV(onedrive.connection.device_code#module:expires_at) returned it (UTC,
+        ISO 8601). The waiting ends there, with reason C(code_expired).
+      - Without it, the waiting ends when the service says the code expired, or after 900 seconds (the lifetime of
+        Microsoft's device codes).
+    type: str
+  wait_timeout:
+    description:
+      - The most seconds to wait for the user to sign in with O(device_code), when shorter than the time until the
+        code expires. Past it the module fails with reason C(sign_in_timeout); the device code stays usable until
+        it expires, so a later task may wait again with it.
+      - By default the module waits until the code expires.
+    type: float
 notes:
   - The returned tokens are secrets. Set C(no_log) on the task and store RV(refresh_token) encrypted, for example
     with ansible-vault; the module cannot hide values it returns.
   - Without C(offline_access) among the scopes of the sign-in Microsoft issues no refresh token, and the module
     fails with reason C(missing_scope).
+  - "Waiting for O(device_code) ends with reason C(sign_in_timeout) after O(wait_timeout), besides the reasons of
+    the shared options."
 seealso:
   - module: onedrive.connection.authorize_url
+  - module: onedrive.connection.device_code
+  - module: onedrive.connection.receive_redirect
   - name: Microsoft identity platform and OAuth 2.0 authorization code flow
     description: Microsoft's description of the token request, its answers and its errors.
     link: https://learn.microsoft.com/en-us/entra/identity-platform/v2-oauth2-auth-code-flow
@@ -115,6 +155,25 @@ EXAMPLES = r"""
     redirect_uri: http://localhost/callback
     code: "{{ code }}"
     code_verifier: "{{ signin.code_verifier }}"
+  register: tokens
+  no_log: true
+
+- name: Start a sign-in with a device code
+  onedrive.connection.device_code:
+    client_id: 3fa3ec6b-0d9b-4d0b-9a4e-5d6c0f2b7a11
+  register: device
+  no_log: true
+
+- name: Tell the user where to sign in
+  ansible.builtin.debug:
+    msg: "{{ device.message }}"
+
+- name: Wait for the sign-in and redeem the device code
+  onedrive.connection.redeem_code:
+    client_id: 3fa3ec6b-0d9b-4d0b-9a4e-5d6c0f2b7a11
+    device_code: "{{ device.device_code }}"
+    interval: "{{ device.interval }}"
+    expires_at: "{{ device.expires_at }}"
   register: tokens
   no_log: true
 """
@@ -221,8 +280,11 @@ retry_after:
   sample: 120
 """
 
+import math
+
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.onedrive.connection.plugins.module_utils import device_flow
 from ansible_collections.onedrive.connection.plugins.module_utils import scopes as scope_list
 from ansible_collections.onedrive.connection.plugins.module_utils.common import (
     client_from_params,
@@ -232,6 +294,7 @@ from ansible_collections.onedrive.connection.plugins.module_utils.common import 
 )
 from ansible_collections.onedrive.connection.plugins.module_utils.errors import OneDriveError
 from ansible_collections.onedrive.connection.plugins.module_utils.pkce import validate_verifier
+from ansible_collections.onedrive.connection.plugins.module_utils.schedule import parse_timestamp, utcnow
 from ansible_collections.onedrive.connection.plugins.module_utils.redirect import (
     NATIVE_CLIENT,
     code_from_response,
@@ -249,7 +312,7 @@ def _code(module: AnsibleModule) -> str:
         return code_from_response(params["response_url"], params["state"], params["redirect_uri"])
     if params["code"] is None:
         # An option given as null counts as present for required_one_of.
-        raise OneDriveError("one of code and response_url is required, and not null.", "invalid_option")
+        raise OneDriveError("one of code, response_url and device_code is required, and not null.", "invalid_option")
     if params["state"] is not None:
         module.warn("state is checked only against response_url; it is not used with code.")
     if not params["code"].strip():
@@ -257,8 +320,49 @@ def _code(module: AnsibleModule) -> str:
     return params["code"].strip()
 
 
+def _device_wait(params: dict) -> tuple[float, bool]:
+    """How long to poll, and whether that is until the code expires."""
+    if params["interval"] < 1:
+        raise OneDriveError("interval must be at least 1 second.", "invalid_option")
+    wait_timeout = params["wait_timeout"]
+    if wait_timeout is not None and not (math.isfinite(wait_timeout) and wait_timeout >= 0):
+        raise OneDriveError("wait_timeout must be a number of seconds, not below zero.", "invalid_option")
+    if params["expires_at"] is None:
+        until_expiry = float(device_flow.DEFAULT_LIFETIME)
+    else:
+        expires_at = parse_timestamp(params["expires_at"])
+        if expires_at is None:
+            raise OneDriveError(
+                "expires_at must be a time stamp such as 2025-01-01T10:15:00Z, as device_code returns it.",
+                "invalid_option",
+            )
+        until_expiry = max((expires_at - utcnow()).total_seconds(), 0.0)
+    if wait_timeout is not None and wait_timeout < until_expiry:
+        return wait_timeout, False
+    return until_expiry, True
+
+
+def redeem_device_code(module: AnsibleModule) -> dict:
+    params = module.params
+    device_code = params["device_code"].strip()
+    if not device_code:
+        raise OneDriveError("device_code must not be empty.", "invalid_option")
+    unused = [name for name in ("response_url", "code", "state", "code_verifier", "scopes") if params[name] is not None]
+    if unused:
+        module.warn(f"{', '.join(unused)} {'is' if len(unused) == 1 else 'are'} not used with device_code.")
+    wait, expires = _device_wait(params)
+    with transport_from_params(params) as transport:
+        client = client_from_params(params, transport)
+        if module.check_mode:
+            return dict(changed=True, msg="Check mode: the device code was not polled, since redeeming it works only once.")
+        tokens = device_flow.poll(client, device_code, interval=params["interval"], wait=wait, expires=expires)
+    return dict(changed=True, **tokens.result())
+
+
 def redeem(module: AnsibleModule) -> dict:
     params = module.params
+    if params["device_code"] is not None:
+        return redeem_device_code(module)
     redirect_uri = validate_redirect_uri(params["redirect_uri"])
     verifier = validate_verifier(params["code_verifier"]) if params["code_verifier"] is not None else None
     scopes = scope_list.validate(params["scopes"]) if params["scopes"] is not None else None
@@ -280,9 +384,13 @@ def main() -> None:
             state=dict(type="str"),
             code_verifier=dict(type="str", no_log=True),
             scopes=dict(type="list", elements="str"),
+            device_code=dict(type="str", no_log=True),
+            interval=dict(type="int", default=device_flow.DEFAULT_INTERVAL),
+            expires_at=dict(type="str"),
+            wait_timeout=dict(type="float"),
         ),
-        mutually_exclusive=[("code", "response_url")],
-        required_one_of=[("code", "response_url")],
+        mutually_exclusive=[("code", "response_url", "device_code")],
+        required_one_of=[("code", "response_url", "device_code")],
         supports_check_mode=True,
         # Nothing of the arguments goes to the host's system log: ansible-core 2.21 fails a module whose
         # argument syslog refuses (a NUL byte) before the module could say which option is wrong.

@@ -71,6 +71,13 @@ class EmulatorClient:
         self._call("POST", "scope_answer", {"omit_offline_access": omit_offline_access, "extra": list(extra),
                                             "case": case, "full_uris": full_uris})
 
+    def device_answer(self, *, interval: int | None = None, expires_in: int | None = None,
+                      omit: tuple[str, ...] | list[str] = (), complete: bool = False) -> None:
+        """How /devicecode answers until the next reset: another interval or lifetime, without `interval` or
+        `message` (as RFC 8628 servers may), with `verification_uri_complete` (which Microsoft never sends)."""
+        self._call("POST", "device_answer", {"interval": interval, "expires_in": expires_in, "omit": list(omit),
+                                             "complete": complete})
+
     def log(self) -> dict:
         return self._call("GET", "log")
 

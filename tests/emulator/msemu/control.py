@@ -8,6 +8,7 @@
     POST   /_emulator/clock    {advance}                     -> {now}
     POST   /_emulator/strict   {enabled}
     POST   /_emulator/scope_answer {omit_offline_access, extra, case, full_uris}   how answers write `scope`
+    POST   /_emulator/device_answer {interval, expires_in, omit, complete}   how /devicecode answers
     GET    /_emulator/log                                    -> {requests, counts}
     DELETE /_emulator/log
     GET    /_emulator/issued                                 -> {secrets}
@@ -85,6 +86,14 @@ def _scope_answer(emu: Emulator, args: dict) -> dict:
     return {}
 
 
+def _device_answer(emu: Emulator, args: dict) -> dict:
+    from .devicecode import device_answer
+
+    with emu.store.lock:
+        emu.store.device_answer = device_answer(args)
+    return {}
+
+
 def _log(emu: Emulator, args: dict) -> dict:
     return emu.log.snapshot()
 
@@ -123,6 +132,7 @@ ACTIONS: dict[tuple[str, str], Callable[[Emulator, dict], dict]] = {
     ("POST", "clock"): _clock,
     ("POST", "strict"): _strict,
     ("POST", "scope_answer"): _scope_answer,
+    ("POST", "device_answer"): _device_answer,
     ("GET", "log"): _log,
     ("DELETE", "log"): _clear_log,
     ("GET", "issued"): _issued,

@@ -59,12 +59,12 @@ def form_post(action: str, fields: dict[str, str]) -> str:
             "<script>document.forms[0].submit();</script></body></html>")
 
 
-def device_code_entry(message: str = "") -> str:
+def device_code_entry(message: str = "", prefill: str = "") -> str:
     note = f"<p class=\"error\">{escape(message)}</p>" if message else ""
     return _page("Enter code", (
         f"<p>Enter the code displayed on your app or device.</p>{note}"
         "<form id=\"devicecode\" method=\"post\" action=\"/devicelogin\">"
-        "<input type=\"text\" name=\"otc\" autofocus placeholder=\"Code\">"
+        f"<input type=\"text\" name=\"otc\" autofocus placeholder=\"Code\" value=\"{escape(prefill)}\">"
         "<p><button type=\"submit\">Next</button></p></form>"))
 
 

@@ -110,6 +110,8 @@ class Store:
             self.strict = False
             # How token answers write their `scope` (see scopes.ScopeAnswer); the default is Microsoft's usual.
             self.scope_answer = ScopeAnswer()
+            # How /devicecode answers (see devicecode.DeviceAnswer); the default is Microsoft's.
+            self.device_answer: dict = {}
             self.grants: dict[str, Grant] = {}
             self.codes: dict[str, AuthCode] = {}
             self.refresh_tokens: dict[str, RefreshToken] = {}

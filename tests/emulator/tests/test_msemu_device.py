@@ -93,3 +93,31 @@ def test_audience_applies_to_device_sign_in(proto, emulator, login_error):
     with pytest.raises(SignInError) as caught:
         emulator.device_sign_in(start["user_code"], proto.MEGAN)
     assert "AADSTS50020" in caught.value.page
+
+
+def test_device_answer_shapes_the_next_answers(proto, emulator):
+    emulator.device_answer(interval=2, expires_in=60, omit=["interval", "message"], complete=True)
+    body = _start(proto).json()
+    assert set(body) == {"user_code", "device_code", "verification_uri", "verification_uri_complete", "expires_in"}
+    assert body["expires_in"] == 60
+    assert body["verification_uri_complete"] == f"{proto.base}/devicelogin?otc={body['user_code']}"
+    page = requests.get(body["verification_uri_complete"], verify=proto.ca, timeout=30)
+    assert f'value="{body["user_code"]}"' in page.text
+    emulator.reset()
+    assert set(_start(proto).json()) == {"user_code", "device_code", "verification_uri", "expires_in", "interval",
+                                         "message"}
+
+
+def test_device_answer_refuses_what_it_cannot_leave_out(emulator):
+    from msemu.client import EmulatorError
+
+    with pytest.raises(EmulatorError):
+        emulator.device_answer(omit=["device_code"])
+
+
+def test_polls_on_time_get_no_slow_down(proto, emulator, login_error):
+    emulator.device_answer(interval=1)
+    start = _start(proto).json()
+    login_error(_poll(proto, start["device_code"]), 400, "authorization_pending", 70016)
+    emulator.advance_clock(1)
+    login_error(_poll(proto, start["device_code"]), 400, "authorization_pending", 70016)
