@@ -30,7 +30,7 @@ BIN = pathlib.Path(sys.executable).parent
 PASSWORD_FILE = DEMO / "vault-password.txt"
 VAULT = WORK / "vault.yml"
 PLUGIN_CONFIG = WORK / "onedrive-plugin.json"
-CLIENT_ID = "3fa3ec6b-0d9b-4d0b-9a4e-5d6c0f2b7a11"  # the emulator's default public app
+CLIENT_ID = ""  # the app the demo registers first (register_app)
 USER = "adele@contoso.onmicrosoft.com"
 CONNECTION = "robot1"
 AUTHORIZE_URL = re.compile(r"https://127\.0\.0\.1:\d+/[^\s\"']+/oauth2/v2\.0/authorize\?[^\s\"']+")
@@ -157,6 +157,61 @@ def bootstrap(emulator: EmulatorClient) -> None:
         sys.exit("The bootstrap playbook failed.")
 
 
+# The device-code message as the bootstrap role shows it: the address to open and the code to type there.
+DEVICE_MESSAGE = re.compile(r"open the page (\S+) and enter the code (\w+)")
+
+
+def bootstrap_device_code(emulator: EmulatorClient) -> None:
+    say("1b. Bootstrap a second connection with a device code, the way for pipelines: nothing to paste, the"
+        " playbook shows a code and waits")
+    command = playbook_command(emulator, "bootstrap.yml", "-e", "onedrive_connection=robot2",
+                               "-e", "onedrive_sign_in=device_code")
+    proc = subprocess.Popen(command, env=environment(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, bufsize=1)
+    signed_in = False
+    for line in proc.stdout:
+        sys.stdout.write(line)
+        shown = DEVICE_MESSAGE.search(line)
+        if shown and not signed_in:
+            emulator.device_sign_in(shown.group(2), USER)
+            signed_in = True
+            print(f"\n   [the scripted user opened {shown.group(1)} on another device, typed {shown.group(2)},"
+                  f" signed in as {USER} and consented]\n", flush=True)
+    if proc.wait() or not signed_in:
+        sys.exit("The device-code bootstrap failed.")
+
+
+APP_FILE = WORK / "app.yml"
+ADMIN = "admin@contoso.onmicrosoft.com"
+
+
+def register_app(emulator: EmulatorClient, title: str) -> int:
+    """The register_app playbook, the emulator's administrator signing in at its device code; how many tasks changed.
+    Sets CLIENT_ID to the registered app's, for the playbooks after it."""
+    global CLIENT_ID
+    say(title)
+    command = [str(BIN / "ansible-playbook"), str(REPO / "playbooks" / "register_app.yml"),
+               "-e", f"onedrive_login_url={emulator.base_url}", "-e", f"onedrive_graph_url={emulator.base_url}",
+               "-e", f"onedrive_ca_path={emulator.ca_path}", "-e", f"onedrive_app_file={APP_FILE}"]
+    proc = subprocess.Popen(command, env=environment(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, bufsize=1)
+    output, signed_in = [], False
+    for line in proc.stdout:
+        sys.stdout.write(line)
+        output.append(line)
+        shown = DEVICE_MESSAGE.search(line)
+        if shown and not signed_in:
+            emulator.device_sign_in(shown.group(2), ADMIN)
+            signed_in = True
+            print(f"\n   [the administrator opened {shown.group(1)}, typed {shown.group(2)}, signed in as {ADMIN}"
+                  " and consented for the organization]\n", flush=True)
+    if proc.wait() or not signed_in:
+        sys.exit("The register_app playbook failed.")
+    CLIENT_ID = yaml.safe_load(APP_FILE.read_text())["onedrive_client_id"]
+    print(f"\n   The new app's client ID, {CLIENT_ID}, is in {APP_FILE} for the bootstrap.")
+    return changed_count("".join(output))
+
+
 def summary() -> None:
     connection = STORE.read()
     obtained = datetime.datetime.strptime(connection["obtained_at"], "%Y-%m-%dT%H:%M:%SZ")
@@ -206,7 +261,10 @@ def demo() -> None:
     with EmulatorProcess(WORK / "emulator") as process:
         emulator = process.client
         print(f"   {emulator.base_url}, CA {emulator.ca_path}")
+        register_app(emulator, "0. Register the app, from nothing: an administrator signs in with a device code and"
+                               " the playbook makes the app registration through Graph")
         bootstrap(emulator)
+        bootstrap_device_code(emulator)
         say("2. Configure the OneDrive plugin's connection from the store, with Test Connection")
         run(playbook_command(emulator, "configure_plugin.yml"))
         say("3. Rotate every stored token (forced here; a schedule rotates when onedrive_rotate_after is due)")
@@ -215,16 +273,18 @@ def demo() -> None:
         run(playbook_command(emulator, "configure_plugin.yml"))
         say("5. Everything again: the token still works and nothing is due, so nothing changes")
         changed = sum(run(playbook_command(emulator, name)) for name in ("bootstrap.yml", "rotate.yml", "configure_plugin.yml"))
+        changed += register_app(emulator, "5b. The app registration again: it is as declared, so nothing is sent")
         if changed:
             sys.exit(f"The re-run changed {changed} thing(s); it should change nothing.")
-        print("\n   changed=0 for bootstrap, rotate and configure_plugin.")
+        print("\n   changed=0 for register_app, bootstrap, rotate and configure_plugin.")
         summary()
     say("Against Microsoft")
     print(
-        "   Register an app (README: 'Registering the Azure app'), then run:\n"
+        "   Register the app (ansible-playbook onedrive.connection.register_app, as an administrator), then run:\n"
         "   ansible-playbook onedrive.connection.bootstrap --ask-vault-pass \\\n"
         "     -e onedrive_connection=robot1 -e onedrive_client_id=<your app's client ID> -e onedrive_vault_file=vault.yml\n"
-        "   Open the printed URL, sign in, and paste the address bar at the prompt."
+        "   Open the printed URL, sign in, and paste the address bar at the prompt. In a pipeline, add\n"
+        "   -e onedrive_sign_in=device_code, and sign in with the code the run shows while it waits."
     )
 
 

@@ -10,6 +10,7 @@ import concurrent.futures
 import json
 import pathlib
 import socket
+import threading
 
 import pytest
 import yaml
@@ -84,6 +85,38 @@ class Scenarios:
         return dict(extra_vars=self._endpoints(
             client_id=CONFIDENTIAL_APP, client_secret=CONFIDENTIAL_SECRET, response_url=answer, state=sign_in["state"],
             code_verifier=sign_in["code_verifier"], token_file=str(self._folder / "redeemed.json"),
+        ))
+
+    def _when_handed_over(self, name: str, act) -> None:
+        """Runs ``act(text)`` in the background once the playbook wrote the file ``name`` (a user code, a URL)."""
+        handover = self._folder / name
+
+        def wait():
+            for _ in range(1200):
+                if handover.exists() and handover.read_text():
+                    act(handover.read_text())
+                    return
+                threading.Event().wait(0.1)
+
+        threading.Thread(target=wait, daemon=True).start()
+
+    def device_code__sign_in(self):
+        """A device-code sign-in: Adele types the code on /devicelogin while the playbook polls."""
+        self._emulator.device_answer(interval=1)
+        self._when_handed_over("user-code", lambda user_code: self._emulator.device_sign_in(user_code, ADELE))
+        return dict(extra_vars=self._endpoints(
+            client_id=PUBLIC_APP, emulator_url=self._emulator.base_url, handover=str(self._folder / "user-code"),
+            token_file=str(self._folder / "device-tokens.json"),
+        ))
+
+    def receive_redirect__loopback(self):
+        """A loopback sign-in: the browser brings the response to the playbook's listener."""
+        from test_receive_redirect import free_port, get
+
+        self._when_handed_over("loopback-url", lambda url: get(self._emulator.sign_in(url, ADELE)))
+        return dict(extra_vars=self._endpoints(
+            client_id=PUBLIC_APP, emulator_url=self._emulator.base_url, handover=str(self._folder / "loopback-url"),
+            redirect_uri=f"http://localhost:{free_port()}/",
         ))
 
     def verify__verify(self):
@@ -196,6 +229,8 @@ def test_every_integration_playbook_shows_no_secret_at_vvvv(emulator, openbao, t
         assert result.rc == 0 and result.tasks, (playbook, result.output[-3000:])
         assert "Traceback" not in result.output, playbook
     assert (tmp_path / "redeemed.json").exists(), "the redeem scenario redeemed its code"
+    assert (tmp_path / "device-tokens.json").exists(), "the device code scenario got its tokens"
+    assert runs["receive_redirect/loopback.yml"].task("Report")["msg"]["redeemed"]["changed"], "the loopback one too"
     issued = emulator.issued()
     assert len(issued) > 30, "the scenarios had codes, tokens and verifiers issued and received"
     secrets = set(issued) | scenarios.given

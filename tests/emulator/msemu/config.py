@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
@@ -61,6 +61,7 @@ class User:
     mfa: bool
     drive: Drive | None
     drive_answer: str | None = None  # an answers.DRIVE_ANSWERS name Graph gives for a missing drive
+    roles: tuple[str, ...] = ()  # Microsoft Entra directory roles, such as "Global Administrator"
 
     @property
     def display_name(self) -> str:
@@ -99,9 +100,13 @@ class Fixtures:
     tenants: tuple[Tenant, ...]
     apps: tuple[App, ...]
     users: tuple[User, ...]
+    # Apps registered at run time through Graph's /applications (applications.py keeps it, under its lock):
+    # the login endpoints serve them exactly like the fixtures' own, as soon as Graph has answered.
+    registered: dict[str, App] = field(default_factory=dict, compare=False, repr=False)
 
     def app(self, client_id: str) -> App | None:
-        return next((a for a in self.apps if a.client_id == client_id.lower()), None)
+        key = client_id.lower()
+        return next((a for a in self.apps if a.client_id == key), None) or self.registered.get(key)
 
     def user(self, login: str) -> User | None:
         return next((u for u in self.users if u.login == login.strip().lower()), None)
@@ -185,4 +190,5 @@ def _user(raw: dict, tenant_ids: dict[str, str], consumers: str) -> User:
             deleted=int(drive.get("deleted", 0)),
         ) if drive else None,
         drive_answer=drive_answer,
+        roles=tuple(raw.get("roles", ())),
     )

@@ -8,6 +8,7 @@ import time
 import traceback
 
 from . import faults
+from .applications import Directory
 from .clock import Clock
 from .config import Fixtures
 from .errors import Diagnostics, GraphError, OAuthError, graph_error_body, login_error_body
@@ -25,6 +26,8 @@ class Emulator:
         self.base_url = ""  # known once the server is bound
         self.clock = Clock()
         self.store = Store(self.clock, tuple(a.secret for a in fixtures.apps if a.secret))
+        # Application registrations made through Graph, which the login endpoints serve too.
+        self.directory = Directory(fixtures)
         self.signer = Signer()
         self.faults = Faults()
         self.log = RequestLog()
@@ -34,6 +37,7 @@ class Emulator:
         self.clock.reset()
         self.faults.reset()
         self.log.clear()
+        self.directory.reset()
 
     def serve(self, route: Route, request: Request) -> Response:
         """Latency, then an injected fault if one is due, else the endpoint itself."""

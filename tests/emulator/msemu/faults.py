@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 LOGIN_ENDPOINTS = ("openid", "keys", "authorize", "signin", "consent", "token", "devicecode", "devicelogin",
                    "logout")
-GRAPH_ENDPOINTS = ("me", "drive", "batch")
+GRAPH_ENDPOINTS = ("me", "drive", "batch", "applications", "servicePrincipals", "oauth2PermissionGrants")
 # Pages a browser shows: a `status` fault on them is an HTML error page rather than JSON.
 BROWSER_ENDPOINTS = frozenset({"authorize", "signin", "consent", "devicelogin", "logout"})
 TARGETS = LOGIN_ENDPOINTS + GRAPH_ENDPOINTS + ("login", "graph", "*")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
-from . import authorize, control, devicecode, discovery, graph, signin, token_endpoint
+from . import applications, authorize, control, devicecode, discovery, graph, signin, token_endpoint
 from .http import Request, Response, text_response
 
 if TYPE_CHECKING:
@@ -44,7 +44,11 @@ def route(path: str) -> Route:
     if path.startswith(CONTROL_PREFIX):
         return Route("control", "control", control.handle)
     if path == GRAPH_PREFIX or path.startswith(GRAPH_PREFIX + "/"):
-        endpoint, handler = _GRAPH_ROUTES.get(path[len(GRAPH_PREFIX):].rstrip("/").lower(), ("unknown", graph.unknown))
+        rest = path[len(GRAPH_PREFIX):]
+        directory_endpoint = applications.endpoint_of(rest)
+        if directory_endpoint is not None:
+            return Route(directory_endpoint, "graph", applications.handle)
+        endpoint, handler = _GRAPH_ROUTES.get(rest.rstrip("/").lower(), ("unknown", graph.unknown))
         return Route(endpoint, "graph", handler)
     if path == devicecode.VERIFICATION_PATH:
         return Route("devicelogin", "login", devicecode.verification_page)

@@ -94,6 +94,7 @@ def test_default_fixtures_match_the_contract():
         ("single_tenant", "AzureADMyOrg", True),
         ("no_public_flows", "AzureADandPersonalMicrosoftAccount", False),
         ("personal_only", "PersonalMicrosoftAccount", True),
+        ("Microsoft Graph Command Line Tools", "AzureADMultipleOrgs", True),
     ]
     assert [(u.login, u.personal, u.drive.type if u.drive else None) for u in fixtures.users] == [
         ("adele@contoso.onmicrosoft.com", False, "business"),
@@ -101,4 +102,6 @@ def test_default_fixtures_match_the_contract():
         ("mfa@contoso.onmicrosoft.com", False, "business"),
         ("alex@fabrikam.onmicrosoft.com", False, "business"),
         ("megan@outlook.com", True, "personal"),
+        ("admin@contoso.onmicrosoft.com", False, None),
     ]
+    assert [u.login for u in fixtures.users if u.roles] == ["admin@contoso.onmicrosoft.com"]
