@@ -44,14 +44,19 @@ options:
         description:
           - V(token) uses O(hashi_vault.token). V(approle) logs in with O(hashi_vault.role_id) and
             O(hashi_vault.secret_id) at the C(approle) auth mount.
+          - Defaults to E(VAULT_AUTH_METHOD), else V(token).
         type: str
         choices: [token, approle]
         default: token
       role_id:
-        description: The AppRole's role ID, with O(hashi_vault.auth_method=approle).
+        description:
+          - The AppRole's role ID, with O(hashi_vault.auth_method=approle).
+          - Defaults to E(VAULT_ROLE_ID).
         type: str
       secret_id:
-        description: The AppRole's secret ID, with O(hashi_vault.auth_method=approle).
+        description:
+          - The AppRole's secret ID, with O(hashi_vault.auth_method=approle).
+          - Defaults to E(VAULT_SECRET_ID).
         type: str
       namespace:
         description:

@@ -22,9 +22,11 @@ DEFAULT_CLAIM_LEASE = "15m"
 HASHI_VAULT_OPTIONS: dict[str, dict[str, t.Any]] = dict(
     url=dict(type="str", fallback=(env_fallback, ["VAULT_ADDR"])),
     token=dict(type="str", no_log=True, fallback=(env_fallback, ["VAULT_TOKEN"])),
-    auth_method=dict(type="str", default="token", choices=["token", "approle"]),
-    role_id=dict(type="str"),
-    secret_id=dict(type="str", no_log=True),
+    # The AppRole settings come from the environment too, so that one AWX credential (of the type in
+    # playbooks/awx/credential_type.yml) can hold either way of logging in.
+    auth_method=dict(type="str", default="token", choices=["token", "approle"], fallback=(env_fallback, ["VAULT_AUTH_METHOD"])),
+    role_id=dict(type="str", fallback=(env_fallback, ["VAULT_ROLE_ID"])),
+    secret_id=dict(type="str", no_log=True, fallback=(env_fallback, ["VAULT_SECRET_ID"])),
     namespace=dict(type="str", fallback=(env_fallback, ["VAULT_NAMESPACE"])),
     mount_point=dict(type="str", default="secret"),
     path=dict(type="str", default="onedrive/connections"),
