@@ -68,6 +68,9 @@ EVERY_PLUGIN = (
     "tests/integration/test_role_rotate.py",
     "tests/integration/test_role_plugin_proof.py",
     "tests/integration/test_role_store_lookup.py",
+    "tests/integration/test_receive_redirect.py",
+    # The administrator's device-code sign-in, then app_registration.
+    "tests/integration/test_register_app.py",
 )
 # The oldest and newest releases add what differs most between releases: role variables given as strings
 # (types and templating), values kept out of templates, and no_log.
@@ -93,6 +96,8 @@ MODULE_TESTS = (
     "tests/integration/test_redeem_code.py",
     "tests/integration/test_verify.py",
     "tests/integration/test_rotate_tokens.py",
+    "tests/integration/test_receive_redirect.py",
+    "tests/integration/test_register_app.py",
 )
 
 
