@@ -18,12 +18,12 @@ from ansible.errors import AnsibleActionFail
 from ansible.module_utils.basic import missing_required_lib
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.onedrive.connection.plugins.module_utils import batch
+from ansible_collections.onedrive.connection.plugins.module_utils import batch, status
 from ansible_collections.onedrive.connection.plugins.module_utils.common import INSECURE_WARNING
 from ansible_collections.onedrive.connection.plugins.module_utils.errors import OneDriveError
 from ansible_collections.onedrive.connection.plugins.module_utils.transport import HAS_REQUESTS
 from ansible_collections.onedrive.connection.plugins.module_utils.rotation import ACCESS, ACCESS_ONLY, REFRESH, REFRESH_NEEDED, plan
-from ansible_collections.onedrive.connection.plugins.module_utils.schedule import parse_duration, utcnow
+from ansible_collections.onedrive.connection.plugins.module_utils.schedule import format_timestamp, parse_duration, utcnow
 from ansible_collections.onedrive.connection.plugins.plugin_utils import claims
 from ansible_collections.onedrive.connection.plugins.plugin_utils.compat import native, play_vault
 from ansible_collections.onedrive.connection.plugins.plugin_utils.connection_changes import REMOVED
@@ -35,6 +35,8 @@ from ansible_collections.onedrive.connection.plugins.plugin_utils.vault_file imp
 )
 
 MODULE = "onedrive.connection.rotate_tokens"
+# Claims and the recorded verdicts are bookkeeping: written, but neither a change nor part of a diff.
+HIDDEN = (*claims.HIDDEN, *status.STATUS_FIELDS)
 
 
 class ActionModule(ActionBase):
@@ -110,7 +112,7 @@ class ActionModule(ActionBase):
 
     def _finish(self, result: dict, store, rotation: _Rotation, answer: dict, failure: str | None) -> dict:
         """The rotation's answer as the task's result, once what changed is stored and the claims released."""
-        updates = rotation.released(answer.pop("updates"))
+        updates = rotation.released(rotation.recorded(answer["connection_results"], answer.pop("updates")))
         # The module's own warnings (from another host) join the ones given here.
         warnings = [*result.pop("warnings", ()), *answer.pop("warnings", ()), *rotation.warnings]
         result.update(answer)
@@ -123,6 +125,8 @@ class ActionModule(ActionBase):
             result["backup_file"] = rotation.backup_file
         if updates:
             self._store(result, store, updates, rotation.expectations(updates), rotation.backup, not rotation.warnings)
+            # A verdict that could not be recorded is no token lost: connections_skipped names only those.
+            result["connections_skipped"] = [name for name in result["connections_skipped"] if name not in rotation.verdict_only]
         return result
 
     def _open_store(self, params: dict):
@@ -178,7 +182,7 @@ class ActionModule(ActionBase):
         try:
             outcome = vault_file.update(
                 updates, expect=expect, check_mode=self._task.check_mode, backup=backup, diff=self._task.diff,
-                hidden=claims.HIDDEN,
+                hidden=HIDDEN,
             )
         except Exception as exc:
             # Whatever went wrong, the refreshed connections are named: their old tokens may be spent.
@@ -220,6 +224,8 @@ class _Rotation:
         self.backup_file = None
         # What the claim write said (an owner it could not keep): the result write would only repeat it.
         self.warnings: list[str] = []
+        # The connections whose result write records their verdict and nothing else.
+        self.verdict_only: set[str] = set()
 
     def run(self) -> tuple[dict, str | None]:
         params = self._params
@@ -295,6 +301,27 @@ class _Rotation:
                 self._claimed.append(name)
                 self._stored[name] = {**self._stored[name], claims.FIELD: self._mine}
         return taken
+
+    def recorded(self, results: dict, updates: dict) -> dict:
+        """updates, with the verdict of each checked connection recorded for connection_status.
+
+        A connection written anyway (a new token, a claim to release) gets it in the same write. One that was only
+        checked with its stored access token gets it only when the verdict changed, so that a steady state writes
+        nothing.
+        """
+        now = format_timestamp(utcnow())
+        for name, summary in results.items():
+            fields = status.recorded(summary, now)
+            if fields is None:
+                continue
+            written = name in updates or name in self._claimed
+            if written or status.verdict_changed(self._stored[name], fields):
+                if not written:
+                    self.verdict_only.add(name)
+                updates[name] = {
+                    **updates.get(name, {}), **{field: REMOVED if value is None else value for field, value in fields.items()}
+                }
+        return updates
 
     def released(self, updates: dict) -> dict:
         """updates, with this run's claims released in the same write."""

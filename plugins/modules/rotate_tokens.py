@@ -24,6 +24,12 @@ description:
     Vault. A run that finds another run's live claim leaves that connection alone and reports it with status
     V(claimed), which is not a failure. The write of the result releases the claim. A claim a crashed run
     left behind is taken over once it expires, after O(claim_lease)."
+  - With a store, each connection that was checked (rotated, verified or failed) gets its verdict recorded for
+    M(onedrive.connection.connection_status), in the same write as its tokens; C(last_status) (V(rotated),
+    V(verified) or V(failed)), C(last_reason) (a failure's reason) and C(last_checked_at); no secret. Like claims,
+    these fields are bookkeeping, neither a change nor part of the diff. A failed connection is recorded too; one
+    checked with its stored access token alone is written only when its verdict changed, so a run with nothing
+    due, or a steady state, writes nothing.
   - The requests come from the task's host, as with any module. When that host is the controller itself (a
     local connection, as for C(localhost)), the rotation runs in the action plugin, and the decrypted
     connections never become Ansible variables, module arguments or a module file on disk, which keeps

@@ -22,7 +22,7 @@ sys.path.insert(0, str(REPO / "tests" / "emulator"))
 from measure import PlaybookRunner  # noqa: E402
 from msemu.process import EmulatorProcess  # noqa: E402
 from openbao_store import MOUNT, ROOT_TOKEN, BaoServer  # noqa: E402
-from report import Results, Row, document, host_speed, markdown_table  # noqa: E402
+from report import Results, Row, document, host_speed, markdown_table, status_target  # noqa: E402
 from vaults import PUBLIC_APP, Vault, WriteWatch, seed_connections, with_new_token  # noqa: E402
 
 WORK = REPO / ".build" / "bench"
@@ -90,6 +90,24 @@ class Bench:
         else:
             check = f"touched {', '.join(touched)}" if touched else "ok"
         return Row.measured("re-run, nothing due", count, measurement, check, store_writes=watch.writes)
+
+    def status(self, vault: Vault, count: int) -> Row:
+        """The status playbook without verification, writing the metrics file: nothing sent, the store untouched."""
+        metrics = vault.path.parent / "onedrive.prom"
+        metrics.unlink(missing_ok=True)
+        files = vault.folder_state()
+        measurement = self.run(f"status-{count}", PLAYBOOKS / "status.yml", dict(
+            self.endpoints, onedrive_vault_file=str(vault.path), onedrive_status_metrics_file=str(metrics)))
+        touched = sorted(name for name, state in vault.folder_state().items() if files.get(name) != state and name != metrics.name)
+        up_lines = sum(1 for line in metrics.read_text().splitlines() if line.startswith("onedrive_connection_up{")) \
+            if metrics.exists() else 0
+        if measurement.rc:
+            check = f"failed (rc {measurement.rc}, see its log)"
+        elif touched:
+            check = f"touched {', '.join(touched)}"
+        else:
+            check = "ok" if up_lines == count else f"{up_lines} of {count} connections in the metrics file"
+        return Row.measured("status, no verification", count, measurement, check)
 
     # The connections in OpenBao.
 
@@ -170,9 +188,13 @@ def main() -> None:
                         " none skips OpenBao)")
     parser.add_argument("--latency", type=float, default=0.05, help="seconds the emulator adds to each request")
     parser.add_argument("--output", type=Path, default=REPO / "BENCHMARKS.md", help="where the report goes")
+    parser.add_argument("--only-status", type=int, metavar="N",
+                        help="run only the status playbook on N seeded connections and print its line (no report written)")
     args = parser.parse_args()
     if not (COLLECTIONS / "ansible_collections" / "onedrive" / "connection").exists():
         sys.exit(f"{COLLECTIONS} does not hold the collection: run `make venv` first.")
+    if args.only_status:
+        sys.exit(only_status(args.only_status, args.latency))
     sizes, baseline_sizes, bao_sizes = sorted(args.sizes), sorted(args.baseline_sizes), sorted(args.openbao_sizes)
 
     load_at_start, speed_at_start = os.getloadavg()[0], host_speed()
@@ -190,6 +212,7 @@ def main() -> None:
             row, vault = bench.rotate(count)
             rotations.append(_say(row))
         rerun = _say(bench.rerun(vault, sizes[-1]))
+        status = _say(bench.status(vault, sizes[-1]))
         store_rotations, store_rerun = [], None
         if bao_sizes:
             with BaoServer(WORK / "openbao") as bao:
@@ -202,7 +225,7 @@ def main() -> None:
         baselines.append(extrapolated(baselines, sizes[-1]))
 
     results = Results(args.latency, (load_at_start, os.getloadavg()[0]), bootstrap, rotations, rerun, baselines,
-                      store_rotations, store_rerun, (speed_at_start, host_speed()))
+                      store_rotations, store_rerun, (speed_at_start, host_speed()), status)
     print()
     print(markdown_table(results))
     text = document(results)
@@ -211,6 +234,31 @@ def main() -> None:
     print(f"Written to {args.output}")
     if results.failed_checks:
         sys.exit("Some runs failed their checks; see .build/bench/runs/<label>/output.log.")
+
+
+def only_status(count: int, latency: float) -> str | None:
+    """The status case alone, on a vault seeded as the rotate role leaves it (each connection rotated, verified)."""
+    work = WORK / "status-only"
+    shutil.rmtree(work, ignore_errors=True)
+    shutil.rmtree(WORK / "runs" / f"status-{count}", ignore_errors=True)
+    work.mkdir(parents=True)
+    password_file = work / "vault-password"
+    password_file.write_text(PASSWORD + "\n", encoding="utf-8")
+    with EmulatorProcess(work / "emulator") as process:
+        process.client.latency(latency)
+        bench = Bench(process.client, password_file)
+        vault = Vault(work / "vault" / "vault.yml", PASSWORD)
+        connections = seed_connections(process.client, count)
+        for record in connections.values():
+            stamp = record["obtained_at"]
+            record.update(rotated_at=stamp, verified_at=stamp, last_status="rotated", last_checked_at=stamp,
+                          account_type="personal" if "outlook" in record["user_principal_name"] else "work",
+                          drive_type="business", granted_scopes=["offline_access", "User.Read", "Files.Read"])
+        vault.write(connections)
+        row = _say(bench.status(vault, count))
+    target, measured, met = status_target(row)
+    print(f"{'met' if met else 'MISSED'}: {target}: {measured}")
+    return None if row.check == "ok" else "The status run failed its check; see its output.log."
 
 
 def _say(row: Row) -> Row:

@@ -28,10 +28,13 @@ class Vault:
     def seed(self, emulator, count: int) -> dict:
         """Store ``count`` connections as the bootstrap role would, each with its own grant; returns them."""
         connections = seed_connections(emulator, count)
+        self.write(connections)
+        return connections
+
+    def write(self, connections: dict) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         document = yaml.dump({KEY: connections}, Dumper=yaml.CSafeDumper, sort_keys=False)
         self.path.write_bytes(self._lib.encrypt(document))
-        return connections
 
     def read(self) -> dict:
         return yaml.load(self._lib.decrypt(self.path.read_bytes()), Loader=yaml.CSafeLoader).get(KEY, {})

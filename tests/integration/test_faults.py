@@ -197,6 +197,16 @@ def vault(emulator, collection_playbook):
     return record
 
 
+def without_verdicts(document):
+    """The vault's data without the verdicts the last checks recorded (connection_status reads them)."""
+    verdict = ("last_status", "last_reason", "last_checked_at")
+    connections = {
+        name: {key: value for key, value in record.items() if key not in verdict}
+        for name, record in document["onedrive_connections"].items()
+    }
+    return {**document, "onedrive_connections": connections}
+
+
 def refreshes(emulator, refresh_token):
     """Whether the emulator's token endpoint accepts ``refresh_token`` (checked outside Ansible)."""
     answer = requests.post(
@@ -211,13 +221,14 @@ def refreshes(emulator, refresh_token):
 def test_rotate_role_timed_out_at_the_token_endpoint_keeps_the_old_token_which_still_works(
     emulator, collection_playbook, vault
 ):
-    # The claim taken before the refresh is released again: the data is as it was.
+    # The claim taken before the refresh is released again: the data is as it was, with the failure's verdict.
     before = collection_playbook.read()
     # The emulator refreshes after the client gave up: the service rotated, but the answer was lost.
     emulator.fault(TOKEN, "delay", delay=DELAY)
     run = collection_playbook("rotate", extra_vars={"onedrive_timeout": SHORT_TIMEOUT})
     assert run.rc != 0 and "robot1 could not be rotated now (network)" in run.output, run.output
-    assert collection_playbook.read() == before
+    assert without_verdicts(collection_playbook.read()) == without_verdicts(before)
+    assert collection_playbook.read()["onedrive_connections"]["robot1"]["last_reason"] == "network"
     assert_clean(run, emulator)
     time.sleep(DELAY - SHORT_TIMEOUT)
     assert emulator.log()["counts"] == {TOKEN: 1}
@@ -248,7 +259,8 @@ def test_plugin_role_failed_by_a_fault_leaves_vault_and_plugin_file_unchanged(
     run = collection_playbook("configure_plugin", extra_vars=dict(options, onedrive_plugin_test_after="0"))
     assert run.rc != 0 and "Test Connection failed for robot1 (server_error)" in run.output, run.output
     assert_clean(run, emulator)
-    assert collection_playbook.read() == vault_before
+    assert without_verdicts(collection_playbook.read()) == without_verdicts(vault_before)
+    assert collection_playbook.read()["onedrive_connections"]["robot1"]["last_reason"] == "server_error"
     assert plugin_file.read_bytes() == plugin_before
 
 
@@ -261,5 +273,5 @@ def test_plugin_role_first_configuration_failed_by_a_fault_writes_no_plugin_file
     run = collection_playbook("configure_plugin", extra_vars=dict(onedrive_plugin_config_path=str(plugin_file)))
     assert run.rc != 0 and "Test Connection failed for robot1 (throttled)" in run.output, run.output
     assert_clean(run, emulator)
-    assert collection_playbook.read() == vault_before
+    assert without_verdicts(collection_playbook.read()) == without_verdicts(vault_before)
     assert not plugin_file.exists()

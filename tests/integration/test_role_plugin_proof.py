@@ -19,6 +19,11 @@ SCOPES = ["offline_access", "User.Read", "Files.Read"]
 TOKEN, GRAPH = "token", "batch"
 
 
+def without_verdict(record):
+    """The record without the verdict its last check recorded (connection_status reads it)."""
+    return {key: value for key, value in record.items() if key not in ("last_status", "last_reason", "last_checked_at")}
+
+
 def ago(**delta) -> str:
     moment = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(**delta)
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -93,16 +98,17 @@ def test_a_revoked_grant_fails_test_connection_and_leaves_the_plugin_file_as_it_
     assert plugin_file.read_bytes() == before and plugin_file.stat().st_mtime_ns == mtime
     assert bootstrapped["refresh_token"] not in run.output
 
-    # The failed refresh stored nothing: the token is as old as it was, so it is redeemed (and fails) again,
-    # and a plugin file that was never written is not written now either.
-    assert vault.record() == aged
+    # The failed refresh stored nothing but its verdict (for connection_status): the token is as old as it was, so
+    # it is redeemed (and fails) again, and a plugin file that was never written is not written now either.
+    assert without_verdict(vault.record()) == aged
+    assert (vault.record()["last_status"], vault.record()["last_reason"]) == ("failed", "token_revoked")
     fresh_file = tmp_path / "fresh" / "plugin.json"
     emulator.clear_log()
     again = collection_playbook("configure_plugin", extra_vars=dict(onedrive_plugin_config_path=str(fresh_file)))
     assert again.rc != 0 and "Test Connection failed for robot1 (token_revoked)" in again.output, again.output
     assert emulator.log()["counts"] == {TOKEN: 1}
     assert not fresh_file.exists() and not fresh_file.parent.exists()
-    assert vault.record() == aged
+    assert without_verdict(vault.record()) == aged
 
 
 def test_a_refresh_whose_check_failed_proves_nothing(emulator, collection_playbook, vault, tmp_path):

@@ -27,6 +27,11 @@ class _InlineLoader(yaml.SafeLoader):
 _InlineLoader.add_constructor("!vault", lambda loader, node: ("vault", LIB.decrypt(node.value).decode()))
 
 
+def without_verdict(record):
+    """The record without the verdict its last check recorded (connection_status reads it)."""
+    return {key: value for key, value in record.items() if key not in ("last_status", "last_reason", "last_checked_at")}
+
+
 def snapshot(path):
     info = path.stat()
     return path.read_bytes(), info.st_mtime_ns, stat.S_IMODE(info.st_mode)
@@ -122,7 +127,10 @@ def test_mixed_results_store_every_rotated_token_in_one_write_and_show_no_token(
         assert after[name]["rotated_at"].endswith("Z") and after[name]["access_token"]
     assert after["fine"]["verified_at"] and "verified_at" not in after["no_drive"]
     for name in ("throttled", "revoked"):
-        assert after[name] == stored[name]
+        assert without_verdict(after[name]) == stored[name]
+    # A failed connection's verdict is recorded in the same write, without counting as a change.
+    assert (after["revoked"]["last_status"], after["revoked"]["last_reason"]) == ("failed", "token_revoked")
+    assert (after["throttled"]["last_reason"], after["fine"]["last_status"]) == ("throttled", "rotated")
     # One write: a second would have left a second backup, or one of the first write's content.
     backups = list(vault.path.parent.glob(f"{vault.path.name}.*~"))
     assert [str(path) for path in backups] == [result["backup_file"]]
@@ -154,7 +162,7 @@ def test_on_another_host_the_module_rotates_there_and_the_controller_stores(emul
     assert list(result["connections_changed"]) == ["fine"]
     after = vault.read()
     assert after["fine"]["refresh_token"] != stored["fine"]["refresh_token"] and after["fine"]["verified_at"]
-    assert after["revoked"] == stored["revoked"]
+    assert without_verdict(after["revoked"]) == stored["revoked"] and after["revoked"]["last_reason"] == "token_revoked"
 
 
 def test_inline_values_stay_inline_with_the_file_mode_and_a_rerun_with_nothing_due_touches_nothing(
