@@ -85,17 +85,13 @@ class ActionModule(ActionBase):
         """The validated options, with the result's echo of them and warnings; the result fails when they do not hold."""
         if self._task.async_val:
             return _failed(result, "A store cannot be rotated asynchronously: the rotated tokens are stored when the rotation ends.")
-        spec = dict(batch.argument_spec(), **batch.VAULT_OPTIONS, connections=dict(type="dict"))
+        spec = batch.rotate_tokens_spec()
         try:
-            dummy, params = self.validate_argument_spec(
-                spec,
-                mutually_exclusive=[("path", "connections")],
-                required_if=[("store", "ansible_vault", ("path",))],
-            )
+            dummy, params = self.validate_argument_spec(**spec)
         except AnsibleActionFail as exc:
             return _failed(result, exc.message)
         params = native(params)
-        result["invocation"] = {"module_args": _shown(spec, params)}
+        result["invocation"] = {"module_args": _shown(spec["argument_spec"], params)}
         on_controller = self._connection.transport == "local"
         if on_controller and not HAS_REQUESTS:
             return _failed(result, missing_required_lib("requests"))

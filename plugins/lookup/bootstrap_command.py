@@ -34,7 +34,8 @@ options:
     default: {}
   extra_vars:
     description:
-      - The variables to give, in order. Those whose value is empty (V(""), V(null), an empty list) are left out.
+      - The variables to give, in order. Those whose value is empty (V(""), V(null), an empty list) are left out,
+        and so is C(onedrive_vault_key) when it is the default key, V(onedrive_connections).
       - Text goes as C(-e name=value); anything else (lists, numbers, booleans) as C(-e) with a JSON document.
       - A value of the form C(<...>) is a placeholder for the user to fill in and is not quoted.
     type: dict
@@ -64,6 +65,7 @@ from ansible import constants as C
 from ansible import context
 from ansible.plugins.lookup import LookupBase
 
+from ansible_collections.onedrive.connection.plugins.module_utils.store_options import DEFAULT_KEY
 from ansible_collections.onedrive.connection.plugins.plugin_utils.compat import native
 
 # The store's settings a printed command never repeats.
@@ -82,7 +84,7 @@ class LookupModule(LookupBase):
             vault_options = _vault_options()
         words = ["ansible-playbook", "onedrive.connection.bootstrap", *(shlex.quote(word) for word in vault_options)]
         for name, value in extra_vars.items():
-            if value in ("", None, [], {}):
+            if value in ("", None, [], {}) or (name == "onedrive_vault_key" and value == DEFAULT_KEY):
                 continue
             words += ["-e", _assignment(name, value)]
         return [" ".join(words)]

@@ -62,6 +62,15 @@ def argument_spec() -> dict[str, dict[str, t.Any]]:
     return spec
 
 
+def rotate_tokens_spec() -> dict[str, t.Any]:
+    """The options of rotate_tokens and how they combine: one definition for its module and its action plugin."""
+    return dict(
+        argument_spec=dict(argument_spec(), connections=dict(type="dict"), **VAULT_OPTIONS),
+        mutually_exclusive=[("connections", "path")],
+        required_if=[("store", "ansible_vault", ("connections", "path"), True)],
+    )
+
+
 def _checked(name: str, record: t.Any) -> dict:
     """``record`` with its scopes split and checked; fails naming the first field of the wrong shape."""
     if not isinstance(record, dict):

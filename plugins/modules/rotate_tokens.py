@@ -401,9 +401,7 @@ def main() -> None:
     # The vault options are the action plugin's, which reads the file on the controller; they are here too
     # so that the module documents and checks one set of options.
     module = AnsibleModule(
-        argument_spec=dict(batch.argument_spec(), connections=dict(type="dict"), **batch.VAULT_OPTIONS),
-        mutually_exclusive=[("connections", "path")],
-        required_if=[("store", "ansible_vault", ("connections", "path"), True)],
+        **batch.rotate_tokens_spec(),
         supports_check_mode=True,
         # Keeps the arguments, tokens included, out of the system log the module would write them to.
         no_log=True,

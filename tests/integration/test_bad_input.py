@@ -87,7 +87,7 @@ def test_responses_are_refused_with_their_reason(run):
 
 
 def test_null_options_are_refused(run):
-    assert_refused(outcome(run, "A null code"), "code and response_url")
+    assert_refused(outcome(run, "A null code"), "code, response_url and device_code")
     assert_refused(outcome(run, "A null refresh token"), "refresh_token and access_token")
 
 

@@ -280,7 +280,7 @@ def test_refusals_name_the_problem_and_leave_the_files_alone(emulator, vault, ro
     assert messages[1].startswith(f"{other_password} cannot be decrypted with the loaded vault secrets")
     assert messages[2].startswith(f"{vault.path} holds no connection ghost under onedrive_connections (it holds fine)")
     assert messages[3].startswith(f"{vault.path} holds no connection fine under other_key (it holds none)")
-    assert messages[4] == "parameters are mutually exclusive: path|connections"
+    assert messages[4] == "parameters are mutually exclusive: connections|path"
     assert messages[5] == "key only apply with path, the vaulted file to rotate, or store=hashi_vault."
     assert "Traceback" not in run.output
     assert emulator.log()["counts"] == {}

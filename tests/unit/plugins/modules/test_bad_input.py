@@ -227,7 +227,7 @@ REDEEM_CODE = {
     "two different codes": (dict(response_url=f"{RESPONSE}&code=injected"), "response_url"),
     "different code in the fragment": (dict(response_url=f"{RESPONSE}#code=injected"), "response_url"),
     "two different states": (dict(response_url=f"{RESPONSE}&state=other"), "response_url"),
-    "code null": (dict(response_url=OMIT, code=None), "code and response_url"),
+    "code null": (dict(response_url=OMIT, code=None), "code, response_url and device_code"),
     "code and response_url null": (dict(response_url=None, code=None), "code|response_url"),
     "code and response_url": (dict(code=CODE), "code|response_url"),
     "neither code nor response_url": (dict(response_url=OMIT), "code, response_url"),
