@@ -6,7 +6,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: stored_connection
 short_description: The stored records of OneDrive connections, from the ansible-vault file or OpenBao/Vault
-version_added: 0.1.0
+version_added: 1.0.0
 author: onedrive.connection maintainers (@onedrive-connection)
 description:
   - Returns the stored fields of the named connections (all connections under O(key) when none is named) as

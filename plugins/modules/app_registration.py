@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: app_registration
 short_description: Register the OneDrive connection's app in Microsoft Entra ID, idempotently, through Microsoft Graph
-version_added: 0.2.0
+version_added: 1.0.0
 description:
   - "Makes an application registration be as declared, through Microsoft Graph v1.0, the way the portal steps
     of registering the collection's app would leave it. It finds the registration by O(unique_name), Graph's

@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: authorize_url
 short_description: Build the Microsoft sign-in URL that starts a OneDrive connection
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Builds the URL of the Microsoft identity platform's authorize endpoint, which a user opens in a browser to
     sign in and consent; the first step of the OAuth 2.0 authorization code flow.

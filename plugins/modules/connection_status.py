@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: connection_status
 short_description: Report the health of every stored OneDrive connection, as a table, JSON and Prometheus metrics
-version_added: 0.2.0
+version_added: 1.0.0
 description:
   - Reads the stored connections from either store, the ansible-vault file O(path) or OpenBao / HashiCorp Vault
     (O(store=hashi_vault)), on the controller, and returns for each one its user, drive, scopes, when its token

@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: device_code
 short_description: Start a Microsoft sign-in with a device code, for runs without a browser
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Starts the OAuth 2.0 device authorization grant (RFC 8628) at the Microsoft identity platform's C(devicecode)
     endpoint. The user opens RV(verification_uri) on any device, types RV(user_code), signs in and consents,

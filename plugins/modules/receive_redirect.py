@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: receive_redirect
 short_description: Receive a Microsoft sign-in response on a loopback redirect URI, without pasting
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Listens on C(127.0.0.1) at the port and path of a loopback O(redirect_uri) until the browser that signed in
     comes back there with the sign-in response, and returns it as RV(response_url) for

@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: redeem_code
 short_description: Redeem a Microsoft sign-in code for a OneDrive refresh token
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Exchanges the authorization code of a sign-in started with M(onedrive.connection.authorize_url) for a
     refresh token and an access token, at the Microsoft identity platform's token endpoint.

@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: rotate_tokens
 short_description: Rotate and verify the refresh tokens of many OneDrive connections at once
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Takes the stored connections (as M(onedrive.connection.vault_config) keeps them) and, for each one whose
     rotation is due, redeems its refresh token once and verifies the new access token against Microsoft Graph,

@@ -7,7 +7,7 @@ DOCUMENTATION = r"""
 ---
 module: vault_config
 short_description: Store OneDrive connections in an ansible-vault encrypted vars file or OpenBao/Vault, idempotently
-version_added: 0.1.0
+version_added: 1.0.0
 author: onedrive.connection maintainers (@onedrive-connection)
 description:
   - Sets fields of one or more OneDrive connections, or removes connections, in a vars file on the controller

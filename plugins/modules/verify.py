@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: verify
 short_description: Test a OneDrive connection against Microsoft Graph
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Tests a OneDrive connection the way the OneDrive plugin's Test Connection button does, and says who the
     token belongs to, which drive it reaches, what it may do, and exactly what to fix when it fails.
