@@ -101,3 +101,17 @@ notes:
     C(trace_id) and C(correlation_id), which Microsoft support asks for.
   - Messages never contain a token, code, code verifier or client secret.
 """
+
+    # The permissions a sign-in asks for (authorize_url, device_code).
+    SCOPES = r"""
+options:
+  scopes:
+    description:
+      - The permissions to ask for. Bare names such as V(Files.Read) mean Microsoft Graph; a string of several
+        names separated by spaces is split.
+      - V(offline_access) is added, with a warning, when missing, since without it Microsoft issues no refresh
+        token.
+    type: list
+    elements: str
+    default: [offline_access, User.Read, Files.Read, Files.Read.All]
+"""

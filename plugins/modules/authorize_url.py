@@ -18,6 +18,7 @@ description:
 author: onedrive.connection maintainers (@onedrive-connection)
 extends_documentation_fragment:
   - onedrive.connection.connection
+  - onedrive.connection.connection.scopes
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.actiongroups
   - onedrive.connection.attributes
@@ -37,15 +38,6 @@ attributes:
   platform:
     platforms: all
 options:
-  scopes:
-    description:
-      - The permissions to ask for. Bare names such as V(Files.Read) mean Microsoft Graph; a string of several
-        names separated by spaces is split.
-      - V(offline_access) is added, with a warning, when missing, since without it Microsoft issues no refresh
-        token.
-    type: list
-    elements: str
-    default: [offline_access, User.Read, Files.Read, Files.Read.All]
   redirect_uri:
     description:
       - Where the browser is sent after sign-in; it must be registered for the app exactly as given here, and

@@ -22,9 +22,15 @@ requirements:
   - requests
 extends_documentation_fragment:
   - onedrive.connection.connection
+  - onedrive.connection.connection.scopes
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.actiongroups
+  - onedrive.connection.attributes
 attributes:
+  idempotent:
+    support: partial
+    details:
+      - Reports no change; each run starts a new device authorization at Microsoft, which expires unused.
   action_group:
     support: full
     membership: [onedrive.connection.onedrive]
@@ -35,16 +41,7 @@ attributes:
     support: none
   platform:
     platforms: all
-options:
-  scopes:
-    description:
-      - The permissions to ask for. Bare names such as V(Files.Read) mean Microsoft Graph; a string of several
-        names separated by spaces is split.
-      - V(offline_access) is added, with a warning, when missing, since without it Microsoft issues no refresh
-        token.
-    type: list
-    elements: str
-    default: [offline_access, User.Read, Files.Read, Files.Read.All]
+options: {}
 notes:
   - RV(device_code) is a secret until it has been redeemed or has expired; whoever holds it gets the tokens once the
     user signs in. Register the result with C(no_log=true) and show RV(message) in a later task.

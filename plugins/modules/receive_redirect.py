@@ -25,7 +25,12 @@ description:
 author: onedrive.connection maintainers (@onedrive-connection)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - onedrive.connection.attributes
 attributes:
+  idempotent:
+    support: none
+    details:
+      - Each run waits for a new sign-in response.
   check_mode:
     support: partial
     details: Check mode validates the options and does not listen, since no sign-in happens in check mode.

@@ -25,7 +25,12 @@ extends_documentation_fragment:
   - onedrive.connection.connection
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.actiongroups
+  - onedrive.connection.attributes
 attributes:
+  idempotent:
+    support: none
+    details:
+      - A code or device code works once; a second run with the same one fails with C(code_redeemed).
   action_group:
     support: full
     membership: [onedrive.connection.onedrive]

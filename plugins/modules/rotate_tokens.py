@@ -51,7 +51,13 @@ extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.actiongroups
   - ansible.builtin.action_common_attributes.flow
+  - onedrive.connection.attributes
 attributes:
+  idempotent:
+    support: partial
+    details:
+      - With a O(rotate_after) such as V(7d), a run right after another sends nothing and writes nothing. With the
+        default O(rotate_after=0), or O(force=true), every run redeems every refresh token, as asked.
   action:
     support: full
   async:
