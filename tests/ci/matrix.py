@@ -71,6 +71,8 @@ EVERY_PLUGIN = (
     "tests/integration/test_receive_redirect.py",
     # The administrator's device-code sign-in, then app_registration.
     "tests/integration/test_register_app.py",
+    # connection_status and the status role (its metrics parser test is marked tooling).
+    "tests/integration/test_connection_status.py",
 )
 # The oldest and newest releases add what differs most between releases: role variables given as strings
 # (types and templating), values kept out of templates, and no_log.
