@@ -109,6 +109,14 @@ class Scenarios:
             token_file=str(self._folder / "device-tokens.json"),
         ))
 
+    def app_registration__app_registration(self):
+        """An administrator's delegated token registers the app, with the consent for its users."""
+        from test_app_registration import ADMIN, GRAPH_CLI
+
+        scopes = ["Application.ReadWrite.All", "DelegatedPermissionGrant.ReadWrite.All"]
+        token = self._emulator.grant(GRAPH_CLI, ADMIN, scopes)["access_token"]
+        return dict(extra_vars=self._endpoints(access_token=token, unique_name="leak-test-app", grant_admin_consent=True))
+
     def receive_redirect__loopback(self):
         """A loopback sign-in: the browser brings the response to the playbook's listener."""
         from test_receive_redirect import free_port, get
