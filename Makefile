@@ -36,7 +36,7 @@ test: venv
 
 # The ansible-core matrix (tests/ci/matrix.py says how each cell's Python is found, and lists the test files):
 #   2.16 on Python 3.10  unit tests; integration tests that run every module, action plugin, lookup, role and
-#                        playbook once, plus the role-variable, template-safety and leak tests; the modules'
+#                        playbook once, plus the role-variable, template-safety and role secrets tests; the modules'
 #                        tests again with the modules on Python 3.8; ansible-test sanity
 #   2.18 on Python 3.11  unit tests; integration tests that run every module, action plugin, lookup, role and playbook
 #   2.19 on Python 3.11  everything, in .venv (the pinned default; make test runs it)
